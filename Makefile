@@ -1,0 +1,190 @@
+# mailjig: build, test, conformance.  See README.md.
+#
+#   make                  libmailjig, mj, mjfake (when present), test certificates
+#   make test             cmocka unit tests, then the pytest suites
+#   make conformance      every scenario against mj, with the report
+#   make ci               what .ci/run runs (gcc + clang -Werror, tests, sanitizers, valgrind)
+#   make bench            benchmarks (figures, not pass/fail)
+#   make install PREFIX=/usr/local DESTDIR=
+#   make clean
+#
+# Variables: CC (gcc), SANITIZE (e.g. address,undefined), BUILD (build dir),
+# V=1 (echo commands), SCENARIOS (scenario dir for conformance), ADAPTERS.
+
+CC       ?= gcc
+SANITIZE ?=
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+PYTHON   ?= /usr/bin/python3
+
+# Each compiler and sanitizer combination builds into its own tree.
+comma    := ,
+variant  := $(notdir $(CC))$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
+BUILD    ?= build/$(variant)
+CERTS    ?= build/certs
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PKGS     := openssl yaml-0.1 jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN     := -Wall -Wextra -Wshadow -Wconversion -Wformat=2 -Wstrict-prototypes \
+            -Wmissing-prototypes -Wpointer-arith -Wvla -Wundef -Werror
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -fPIC -pthread \
+            -Iclient/include $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -pthread
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+# ---- sources ---------------------------------------------------------------
+
+LIB_SRC   := $(sort $(wildcard client/src/*.c client/src/*/*.c))
+CLI_SRC   := $(sort $(wildcard client/cli/*.c))
+TEST_SRC  := $(sort $(wildcard client/tests/test_*.c))
+TSUP_SRC  := $(sort $(wildcard client/tests/support/*.c))
+BENCH_SRC := $(sort $(wildcard client/bench/bench_*.c))
+FAKE_SRC  := $(sort $(wildcard fakeservers/src/*.c fakeservers/src/*/*.c))
+FTEST_SRC := $(sort $(wildcard fakeservers/tests/test_*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB_OBJ   := $(call obj,$(LIB_SRC))
+CLI_OBJ   := $(call obj,$(CLI_SRC))
+TSUP_OBJ  := $(call obj,$(TSUP_SRC))
+FAKE_OBJ  := $(call obj,$(filter-out fakeservers/src/main.c,$(FAKE_SRC)))
+FAKE_MAIN := $(call obj,$(filter fakeservers/src/main.c,$(FAKE_SRC)))
+
+LIBA      := $(BUILD)/libmailjig.a
+LIBSO     := $(BUILD)/libmailjig.so.0
+MJ        := $(BUILD)/bin/mj
+MJFAKE    := $(if $(FAKE_SRC),$(BUILD)/bin/mjfake)
+TESTS     := $(patsubst client/tests/%.c,$(BUILD)/tests/%,$(TEST_SRC)) \
+             $(patsubst fakeservers/tests/%.c,$(BUILD)/tests/fake_%,$(FTEST_SRC))
+BENCHES   := $(patsubst client/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+DEPS_STAMP := build/.deps-ok
+
+.PHONY: all deps certs test unit pytest conformance ci bench install clean valgrind \
+        format print-%
+
+all: $(DEPS_STAMP) $(LIBA) $(LIBSO) $(MJ) $(MJFAKE) certs
+
+# ---- the dependency step: every target depends on it -----------------------
+
+$(DEPS_STAMP): ci/deps.sh
+	$(Q)sh ci/deps.sh
+	$(Q)mkdir -p $(dir $@) && touch $@
+
+deps:
+	$(Q)sh ci/deps.sh
+
+# ---- compile ----------------------------------------------------------------
+
+$(BUILD)/obj/%.o: %.c $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(if $(findstring /tests/,$<),$(CMOCKA_CFLAGS)) -MMD -MP -c $< -o $@
+
+$(LIBA): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBSO): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -shared -Wl,-soname,libmailjig.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(MJ): $(CLI_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBA) $(LDLIBS)
+
+$(BUILD)/bin/mjfake: $(FAKE_MAIN) $(FAKE_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/obj/client/tests/test_%.o $(TSUP_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/fake_test_%: $(BUILD)/obj/fakeservers/tests/test_%.o $(FAKE_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
+
+$(BUILD)/bench/bench_%: $(BUILD)/obj/client/bench/bench_%.o $(TSUP_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- test certificates (never committed; see ci/mkcerts.sh) ------------------
+
+certs: $(DEPS_STAMP)
+	$(Q)sh ci/mkcerts.sh $(CERTS)
+
+# ---- tests --------------------------------------------------------------------
+
+# Environment every test sees: where the certificates and programs are.
+TEST_ENV := MJ_CERTS=$(abspath $(CERTS)) MJ_BIN=$(abspath $(BUILD)/bin) \
+            MJ_SRCDIR=$(abspath .)
+
+test: all $(TESTS)
+	$(Q)$(MAKE) --no-print-directory unit pytest
+
+unit: $(TESTS)
+	$(Q)sh ci/run-unit.sh "$(TEST_ENV)" $(TESTS)
+
+pytest: all
+	$(Q)env $(TEST_ENV) sh ci/run-pytest.sh $(PYTHON)
+
+valgrind: all $(TESTS)
+	$(Q)sh ci/run-unit.sh "$(TEST_ENV) MJ_VALGRIND=1" $(TESTS)
+
+# ---- conformance ----------------------------------------------------------------
+
+conformance: all
+	$(Q)env $(TEST_ENV) $(PYTHON) ci/conformance.py $(if $(SCENARIOS),--scenarios $(SCENARIOS)) \
+	    $(if $(ADAPTERS),--adapters $(ADAPTERS))
+
+# ---- benchmarks -------------------------------------------------------------------
+
+bench: all $(BENCHES)
+	$(Q)for b in $(BENCHES); do echo "== $$b"; env $(TEST_ENV) $$b || exit 1; done
+
+# ---- CI ------------------------------------------------------------------------------
+
+ci:
+	$(Q)sh ci/ci.sh
+
+# ---- install -------------------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/include/mailjig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/libmailjig.a
+	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/libmailjig.so.0
+	ln -sf libmailjig.so.0 $(DESTDIR)$(PREFIX)/lib/libmailjig.so
+	install -m 644 client/include/mailjig/*.h $(DESTDIR)$(PREFIX)/include/mailjig/
+	install -m 755 $(MJ) $(MJFAKE) $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define MJ_VERSION "\(.*\)"/\1/p' client/include/mailjig/mailjig.h)|g' \
+	    client/mailjig.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mailjig.pc
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TSUP_SRC) $(FAKE_SRC) \
+	    client/include/mailjig/*.h
+
+clean:
+	rm -rf build
+
+print-%:
+	@echo '$($*)'
