@@ -75,7 +75,7 @@ BENCHES   := $(patsubst client/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 DEPS_STAMP := build/.deps-ok
 
 .PHONY: all deps certs test unit pytest conformance ci bench install clean valgrind \
-        format print-%
+        format tests-build print-%
 
 all: $(DEPS_STAMP) $(LIBA) $(LIBSO) $(MJ) $(MJFAKE) certs
 
@@ -137,6 +137,8 @@ certs: $(DEPS_STAMP)
 # Environment every test sees: where the certificates and programs are.
 TEST_ENV := MJ_CERTS=$(abspath $(CERTS)) MJ_BIN=$(abspath $(BUILD)/bin) \
             MJ_SRCDIR=$(abspath .)
+
+tests-build: $(TESTS) $(BENCHES)
 
 test: all $(TESTS)
 	$(Q)$(MAKE) --no-print-directory unit pytest
