@@ -11,7 +11,9 @@
 # Variables: CC (gcc), SANITIZE (e.g. address,undefined), BUILD (build dir),
 # V=1 (echo commands), SCENARIOS (scenario dir for conformance), ADAPTERS.
 
-CC       ?= gcc
+ifeq ($(origin CC),default)
+CC       := gcc
+endif
 SANITIZE ?=
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -93,7 +95,8 @@ deps:
 $(BUILD)/obj/%.o: %.c $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(if $(findstring /tests/,$<),$(CMOCKA_CFLAGS)) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(if $(findstring /tests/,$<),$(CMOCKA_CFLAGS)) \
+	    $(if $(filter fakeservers/%,$<),-Ifakeservers/src) -MMD -MP -c $< -o $@
 
 $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Run the pytest suites: ci/run-pytest.sh PYTHON
-# The suites are client/tests/cli (the mj command) and, once it exists,
-# harness/tests (the harness's own tests).  Runs on 2 workers with xdist.
+# The suites: client/tests/cli (the mj command), fakeservers/tests (mjfake
+# end to end, the format document) and harness/tests, those that exist.
+# Runs on 2 workers with xdist.
 set -u
 py=${1:-/usr/bin/python3}
 dirs=""
-for d in client/tests/cli harness/tests; do
+for d in client/tests/cli fakeservers/tests harness/tests; do
     [ -d "$d" ] && dirs="$dirs $d"
 done
 if [ -z "$dirs" ]; then

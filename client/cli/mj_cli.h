@@ -1,0 +1,150 @@
+/*
+ * mj_cli.h: internal header of the `mj` command (client/cli/).
+ *
+ *   options.c   argv -> struct mj_cli_options (no I/O except reading the
+ *               password file; self-contained so that the unit test can
+ *               #include it, see client/tests/test_cli_options.c)
+ *   ops.c       the operation table and the operations (probe)
+ *   json_out.c  printing an outcome and a result, as JSON or as text
+ *   mj.c        main: parse, build the connection config, dispatch, print
+ */
+#ifndef MJ_CLI_H
+#define MJ_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "mailjig/mailjig.h"
+
+/* Longest password read from --password-file (first line, CR/LF stripped). */
+#define MJ_CLI_PASSWORD_MAX 1024
+/* How many --resolve entries one command line may give. */
+#define MJ_CLI_RESOLVE_MAX 8
+/* Longest address in --resolve (an IPv6 literal fits with room to spare). */
+#define MJ_CLI_ADDR_MAX 64
+/* Largest millisecond value any timeout option takes (about 24 days). */
+#define MJ_CLI_MS_MAX 2000000000L
+
+/* One --resolve HOST:PORT:ADDR. */
+typedef struct mj_cli_resolve {
+    char host[MJ_URL_HOST_MAX];
+    unsigned port;
+    char addr[MJ_CLI_ADDR_MAX]; /* without IPv6 brackets */
+} mj_cli_resolve;
+
+/*
+ * Everything the command line says, validated.  Strings that are const char *
+ * point into argv (borrowed); the arrays are copies.  password is a secret:
+ * never print it, and call mj_cli_options_wipe when done.
+ */
+typedef struct mj_cli_options {
+    bool help;
+    bool version;
+    bool json;
+    bool insecure;
+    bool log_timestamps;
+    bool security_given;  /* --security was on the command line */
+    mj_security security; /* as given, or implied by the scheme; may be AUTO */
+    mj_security resolved; /* mj_security_resolve(security, port) */
+    bool has_url;
+    mj_url url;
+    unsigned port;              /* the URL's port, or the default for the security */
+    char user[MJ_URL_USER_MAX]; /* --user, else the URL's user; "" if none */
+    bool has_password;
+    char password[MJ_CLI_PASSWORD_MAX];
+    const char *password_file;
+    const char *cafile;
+    const char *pin_sha256; /* validated later by mj_tls_parse_pin */
+    const char *client_cert;
+    const char *client_key;
+    const char *log_path;   /* "-" means stderr */
+    int tls_min;            /* TLS1_2_VERSION-style; 0 = library default */
+    int timeout_ms;         /* 0 = library default */
+    int deadline_ms;        /* 0 = none */
+    int connect_timeout_ms; /* 0 = library default */
+    size_t n_resolve;
+    mj_cli_resolve resolve[MJ_CLI_RESOLVE_MAX];
+    const char *op; /* NULL when absent */
+    int n_args;
+    char **args; /* the operation's own arguments (into argv) */
+} mj_cli_options;
+
+/*
+ * Parse argv[1..argc-1] into *opts_out (which the caller owns; filled from
+ * scratch).  Grammar: mj [options] URL [options] OP [options] [ARGS...].
+ * Options are recognised until the first argument of OP or a "--"; from then
+ * on everything is an argument of OP.  With --help or --version, URL and OP
+ * are optional.  opts_out->json is known even when parsing fails (the scan
+ * goes on after a bad option), so a usage error can still be printed as JSON.
+ * Errors: MJ_USAGE / MJ_R_BAD_ARGUMENT, message without the "mj: usage: "
+ * prefix and never containing the password.
+ */
+mj_outcome mj_cli_parse(int argc, char **argv, mj_cli_options *opts_out,
+                        mj_error *err) MJ_MUST_CHECK;
+
+/* Overwrite the password; opts may be NULL. */
+void mj_cli_options_wipe(mj_cli_options *opts);
+
+/* One line per option ("  --name ARG   what it does"), from the option table. */
+void mj_cli_print_options(FILE *fp);
+
+/* ---- operations (ops.c) ------------------------------------------------- */
+
+/* Which protocols a row serves: a bit per mj_protocol. */
+#define MJ_CLI_PROTO_BIT(p) (1u << (unsigned)(p))
+#define MJ_CLI_PROTO_ANY                                                                           \
+    (MJ_CLI_PROTO_BIT(MJ_PROTO_IMAP) | MJ_CLI_PROTO_BIT(MJ_PROTO_POP3) |                           \
+     MJ_CLI_PROTO_BIT(MJ_PROTO_SMTP))
+
+/*
+ * An operation.  It gets the options and a connection config ready for
+ * mj_conn_open (security resolved, timeouts, TLS, log).  On MJ_OK it sets
+ * *result_out to a new JSON object that the caller owns (json_decref); on
+ * failure err says why and *result_out stays NULL.
+ */
+typedef mj_outcome (*mj_cli_op_fn)(const mj_cli_options *opts, const mj_conn_config *cfg,
+                                   json_t **result_out, mj_error *err);
+
+typedef struct mj_cli_op {
+    unsigned protocols; /* MJ_CLI_PROTO_BIT mask */
+    const char *name;
+    mj_cli_op_fn fn;
+    int min_args;
+    int max_args;
+    const char *usage; /* "probe: connect, read the greeting, report TLS" */
+} mj_cli_op;
+
+/* The table, terminated by a row with name NULL.  Static storage. */
+const mj_cli_op *mj_cli_ops(void);
+
+/* The row for (protocol, name), or NULL with err set to a usage message
+ * listing the operations available for that protocol. */
+const mj_cli_op *mj_cli_find_op(mj_protocol p, const char *name, mj_error *err);
+
+/*
+ * Fill *cfg from opts (cfg is the caller's; log is borrowed and may be NULL).
+ * A --resolve entry matching the URL's host and port sets the connect
+ * address.  Fails with MJ_USAGE for a bad --pin-sha256.
+ */
+mj_outcome mj_cli_conn_config(const mj_cli_options *opts, mj_log *log, mj_conn_config *cfg,
+                              mj_error *err) MJ_MUST_CHECK;
+
+/* ---- output (json_out.c) ------------------------------------------------- */
+
+/* The usage text (every option, every operation) on fp. */
+void mj_cli_print_help(FILE *fp);
+
+/*
+ * Print the outcome and result; result (may be NULL) is borrowed.  With json:
+ * one object on out {"outcome", "reason", "message", "exit_code"[, "result"]}.
+ * Without: the result as "key: value" lines on out when ok, else
+ * "mj: <outcome>: <message>" on errfp.  With json, errors also go to errfp
+ * in that form, so a person watching the terminal sees them.
+ * Returns the exit code (mj_outcome_exit_code).
+ */
+int mj_cli_report(bool json, const mj_error *e, json_t *result, FILE *out, FILE *errfp);
+
+#endif

@@ -1,0 +1,462 @@
+/*
+ * options.c: the command line of `mj` -> struct mj_cli_options.
+ *
+ * Self-contained on purpose: it calls only libc and the URL/error parts of
+ * libmailjig, and does no I/O except reading --password-file, so that
+ * client/tests/test_cli_options.c can #include it and test the parser without
+ * running the binary.  The options are one table (name, argument, handler,
+ * help): the parser and the --help text both come from it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <openssl/tls1.h>
+
+#include "mj_cli.h"
+
+/* Room for one escaped argument quoted in a message. */
+#define OPT_QUOTE_MAX 128
+
+typedef mj_outcome (*opt_fn)(mj_cli_options *o, const char *value, mj_error *err);
+
+struct opt_row {
+    const char *name; /* without "--" */
+    char short_name;  /* '\0' if none */
+    const char *arg;  /* NULL for a flag */
+    opt_fn fn;
+    const char *help;
+};
+
+static mj_outcome usage(mj_error *err, const char *what, const char *quoted)
+{
+    char q[OPT_QUOTE_MAX];
+    if (quoted == NULL)
+        return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT, "%s", what);
+    mj_escape(quoted, strlen(quoted), q, sizeof q);
+    return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT, "%s '%s'", what, q);
+}
+
+/* ---- option handlers ------------------------------------------------------- */
+
+static mj_outcome opt_help(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->help = true;
+    return MJ_OK;
+}
+
+static mj_outcome opt_version(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->version = true;
+    return MJ_OK;
+}
+
+static mj_outcome opt_json(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->json = true;
+    return MJ_OK;
+}
+
+static mj_outcome opt_insecure(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->insecure = true;
+    return MJ_OK;
+}
+
+static mj_outcome opt_log_timestamps(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->log_timestamps = true;
+    return MJ_OK;
+}
+
+static mj_outcome opt_security(mj_cli_options *o, const char *v, mj_error *err)
+{
+    if (mj_security_from_name(v, &o->security) != 0)
+        return usage(err,
+                     "--security must be none, implicit, starttls, "
+                     "starttls-if-available or auto, not",
+                     v);
+    o->security_given = true;
+    return MJ_OK;
+}
+
+/* A user name goes into protocol commands: no control bytes, bounded. */
+static mj_outcome opt_user(mj_cli_options *o, const char *v, mj_error *err)
+{
+    size_t len = strlen(v);
+    if (len == 0 || len >= sizeof o->user)
+        return usage(err, "--user must be 1 to 255 bytes", NULL);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c < 0x20 || c == 0x7f)
+            return usage(err, "--user contains a control byte:", v);
+    }
+    memcpy(o->user, v, len + 1);
+    return MJ_OK;
+}
+
+static mj_outcome opt_password_file(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)err;
+    o->password_file = v;
+    return MJ_OK;
+}
+
+/* Files given to the TLS layer: say "cannot read" now rather than a TLS error later. */
+static mj_outcome readable_file(const char *opt, const char *v, const char **slot, mj_error *err)
+{
+    char what[64];
+    if (access(v, R_OK) != 0) {
+        int e = errno;
+        snprintf(what, sizeof what, "cannot read %s (%s):", opt, strerror(e));
+        return usage(err, what, v);
+    }
+    *slot = v;
+    return MJ_OK;
+}
+
+static mj_outcome opt_cafile(mj_cli_options *o, const char *v, mj_error *err)
+{
+    return readable_file("--cafile", v, &o->cafile, err);
+}
+
+static mj_outcome opt_client_cert(mj_cli_options *o, const char *v, mj_error *err)
+{
+    return readable_file("--client-cert", v, &o->client_cert, err);
+}
+
+static mj_outcome opt_client_key(mj_cli_options *o, const char *v, mj_error *err)
+{
+    return readable_file("--client-key", v, &o->client_key, err);
+}
+
+static mj_outcome opt_pin(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)err;
+    o->pin_sha256 = v;
+    return MJ_OK;
+}
+
+static mj_outcome opt_tls_min(mj_cli_options *o, const char *v, mj_error *err)
+{
+    static const struct {
+        const char *name;
+        int version;
+    } versions[] = {{"1.2", TLS1_2_VERSION}, {"1.3", TLS1_3_VERSION}};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        if (strcmp(versions[i].name, v) == 0) {
+            o->tls_min = versions[i].version;
+            return MJ_OK;
+        }
+    }
+    return usage(err, "--tls-min must be 1.2 or 1.3, not", v);
+}
+
+/* A decimal count of milliseconds, 1..MJ_CLI_MS_MAX. */
+static mj_outcome parse_ms(const char *opt, const char *v, int *out, mj_error *err)
+{
+    char what[128];
+    char *end = NULL;
+    errno = 0;
+    long n = (v[0] >= '0' && v[0] <= '9') ? strtol(v, &end, 10) : -1;
+    if (end == NULL || *end != '\0' || errno != 0 || n <= 0 || n > MJ_CLI_MS_MAX) {
+        snprintf(what, sizeof what, "%s must be a number of milliseconds from 1 to %ld, not", opt,
+                 MJ_CLI_MS_MAX);
+        return usage(err, what, v);
+    }
+    *out = (int)n;
+    return MJ_OK;
+}
+
+static mj_outcome opt_timeout(mj_cli_options *o, const char *v, mj_error *err)
+{
+    return parse_ms("--timeout-ms", v, &o->timeout_ms, err);
+}
+
+static mj_outcome opt_deadline(mj_cli_options *o, const char *v, mj_error *err)
+{
+    return parse_ms("--deadline-ms", v, &o->deadline_ms, err);
+}
+
+static mj_outcome opt_connect_timeout(mj_cli_options *o, const char *v, mj_error *err)
+{
+    return parse_ms("--connect-timeout-ms", v, &o->connect_timeout_ms, err);
+}
+
+static mj_outcome opt_log(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)err;
+    o->log_path = v;
+    return MJ_OK;
+}
+
+/* ADDR of --resolve: an IP literal, IPv6 with or without brackets. */
+static bool parse_resolve_addr(const char *a, mj_cli_resolve *r)
+{
+    unsigned char bin[16];
+    size_t len = strlen(a);
+    if (len >= 2 && a[0] == '[' && a[len - 1] == ']') {
+        a++;
+        len -= 2;
+    }
+    if (len == 0 || len >= sizeof r->addr)
+        return false;
+    memcpy(r->addr, a, len);
+    r->addr[len] = '\0';
+    return inet_pton(AF_INET, r->addr, bin) == 1 || inet_pton(AF_INET6, r->addr, bin) == 1;
+}
+
+/* HOST:PORT:ADDR, as curl's --resolve. */
+static mj_outcome opt_resolve(mj_cli_options *o, const char *v, mj_error *err)
+{
+    const char *shape = "--resolve must be HOST:PORT:ADDR (ADDR an IP address), not";
+    if (o->n_resolve == MJ_CLI_RESOLVE_MAX)
+        return usage(err, "too many --resolve options (at most 8)", NULL);
+    mj_cli_resolve *r = &o->resolve[o->n_resolve];
+    const char *c1 = strchr(v, ':');
+    const char *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+    if (c2 == NULL || c1 == v || (size_t)(c1 - v) >= sizeof r->host)
+        return usage(err, shape, v);
+    memcpy(r->host, v, (size_t)(c1 - v));
+    r->host[c1 - v] = '\0';
+    unsigned long port = 0;
+    for (const char *p = c1 + 1; p < c2; p++) {
+        if (*p < '0' || *p > '9' || (port = port * 10 + (unsigned long)(*p - '0')) > 65535)
+            return usage(err, shape, v);
+    }
+    if (port == 0 || !parse_resolve_addr(c2 + 1, r))
+        return usage(err, shape, v);
+    r->port = (unsigned)port;
+    o->n_resolve++;
+    return MJ_OK;
+}
+
+static const struct opt_row opt_table[] = {
+    {"security", '\0', "MODE", opt_security,
+     "none|implicit|starttls|starttls-if-available|auto (default auto: by port)"},
+    {"user", '\0', "NAME", opt_user, "user name (overrides the URL's user@)"},
+    {"password-file", '\0', "PATH", opt_password_file,
+     "read the password from the first line of PATH"},
+    {"cafile", '\0', "PATH", opt_cafile, "trust exactly the CAs in this PEM file"},
+    {"pin-sha256", '\0', "HEX", opt_pin, "trust only a leaf certificate with this SHA-256"},
+    {"insecure", '\0', NULL, opt_insecure, "do not verify the server's certificate"},
+    {"client-cert", '\0', "PATH", opt_client_cert, "client certificate (PEM)"},
+    {"client-key", '\0', "PATH", opt_client_key, "client key (PEM; default: --client-cert)"},
+    {"tls-min", '\0', "1.2|1.3", opt_tls_min, "lowest TLS version accepted (default 1.2)"},
+    {"timeout-ms", '\0', "N", opt_timeout, "longest wait for any progress (default 30000)"},
+    {"deadline-ms", '\0', "N", opt_deadline, "total time allowed for the whole command"},
+    {"connect-timeout-ms", '\0', "N", opt_connect_timeout,
+     "time allowed for connecting (default 10000)"},
+    {"log", '\0', "FILE", opt_log, "write the protocol log to FILE ('-' = stderr)"},
+    {"log-timestamps", '\0', NULL, opt_log_timestamps, "timestamp each protocol log line"},
+    {"json", '\0', NULL, opt_json, "print the outcome as one JSON object on stdout"},
+    {"resolve", '\0', "HOST:PORT:ADDR", opt_resolve,
+     "connect to ADDR for HOST:PORT, still verifying HOST"},
+    {"version", 'V', NULL, opt_version, "print the version and exit"},
+    {"help", 'h', NULL, opt_help, "print this help and exit"},
+};
+#define OPT_COUNT (sizeof opt_table / sizeof opt_table[0])
+
+void mj_cli_print_options(FILE *fp)
+{
+    for (size_t i = 0; i < OPT_COUNT; i++) {
+        const struct opt_row *r = &opt_table[i];
+        char head[64];
+        char short_head[8] = "    ";
+        if (r->short_name != '\0')
+            snprintf(short_head, sizeof short_head, "-%c, ", r->short_name);
+        snprintf(head, sizeof head, "%s--%s%s%s", short_head, r->name, r->arg ? " " : "",
+                 r->arg ? r->arg : "");
+        fprintf(fp, "  %-36s %s\n", head, r->help);
+    }
+}
+
+/* ---- the parser -------------------------------------------------------------- */
+
+static const struct opt_row *find_opt(const char *arg, size_t name_len)
+{
+    for (size_t i = 0; i < OPT_COUNT; i++) {
+        const struct opt_row *r = &opt_table[i];
+        if (arg[1] != '-') {
+            if (name_len == 1 && r->short_name == arg[1])
+                return r;
+        } else if (strlen(r->name) == name_len && strncmp(r->name, arg + 2, name_len) == 0) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * One option at argv[*i]: "--name", "--name=value", "--name value", "-h".
+ * Advances *i past a separate value.
+ */
+static mj_outcome parse_one_option(int argc, char **argv, int *i, mj_cli_options *o, mj_error *err)
+{
+    const char *arg = argv[*i];
+    const char *eq = arg[1] == '-' ? strchr(arg, '=') : NULL;
+    size_t name_len = eq != NULL ? (size_t)(eq - arg - 2) : strlen(arg) - (arg[1] == '-' ? 2 : 1);
+    const struct opt_row *r = find_opt(arg, name_len);
+    if (r == NULL || (arg[1] != '-' && arg[2] != '\0'))
+        return usage(err, "unknown option", arg);
+    if (r->arg == NULL) {
+        if (eq != NULL)
+            return usage(err, "option takes no value:", arg);
+        return r->fn(o, NULL, err);
+    }
+    const char *value = eq != NULL ? eq + 1 : NULL;
+    if (value == NULL) {
+        if (*i + 1 >= argc)
+            return usage(err, "option needs a value:", arg);
+        value = argv[++*i];
+    }
+    if (value[0] == '\0')
+        return usage(err, "option needs a non-empty value:", arg);
+    return r->fn(o, value, err);
+}
+
+static bool is_option(const char *a)
+{
+    return a[0] == '-' && a[1] != '\0';
+}
+
+/* Read the first line of --password-file; the password is never quoted. */
+static mj_outcome read_password(mj_cli_options *o, mj_error *err)
+{
+    char buf[MJ_CLI_PASSWORD_MAX + 2];
+    size_t n = 0;
+    mj_outcome rc = MJ_OK;
+    int fd = open(o->password_file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        char what[96];
+        snprintf(what, sizeof what, "cannot open --password-file (%s):", strerror(errno));
+        return usage(err, what, o->password_file);
+    }
+    while (n < sizeof buf) {
+        ssize_t got = read(fd, buf + n, sizeof buf - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rc = usage(err, "cannot read --password-file", o->password_file);
+            break;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    close(fd);
+    const char *nl = rc == MJ_OK ? memchr(buf, '\n', n) : NULL;
+    size_t len = nl != NULL ? (size_t)(nl - buf) : n;
+    if (len > 0 && buf[len - 1] == '\r')
+        len--;
+    if (rc == MJ_OK && (len >= MJ_CLI_PASSWORD_MAX || (nl == NULL && n == sizeof buf)))
+        rc = usage(err, "the password is too long (at most 1023 bytes) in", o->password_file);
+    if (rc == MJ_OK && len == 0)
+        rc = usage(err, "the first line is empty in --password-file", o->password_file);
+    for (size_t i = 0; rc == MJ_OK && i < len; i++) {
+        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+            rc = usage(err, "the password contains a control byte in", o->password_file);
+    }
+    if (rc == MJ_OK) {
+        memcpy(o->password, buf, len);
+        o->password[len] = '\0';
+        o->has_password = true;
+    }
+    explicit_bzero(buf, sizeof buf);
+    return rc;
+}
+
+/* The scheme implies a mode; an explicit --security must agree with it. */
+static mj_outcome settle_security(mj_cli_options *o, mj_error *err)
+{
+    mj_url *u = &o->url;
+    if (!o->security_given) {
+        o->security = u->implicit_tls ? MJ_SEC_IMPLICIT : MJ_SEC_AUTO;
+    } else if (u->implicit_tls && o->security == MJ_SEC_AUTO) {
+        o->security = MJ_SEC_IMPLICIT;
+    } else if (u->implicit_tls && o->security != MJ_SEC_IMPLICIT) {
+        char what[160];
+        snprintf(what, sizeof what,
+                 "%ss:// means implicit TLS and conflicts with --security %s "
+                 "(use %s:// for that mode)",
+                 mj_protocol_name(u->protocol), mj_security_name(o->security),
+                 mj_protocol_name(u->protocol));
+        return usage(err, what, NULL);
+    }
+    o->port =
+        u->port_explicit ? u->port : mj_default_port(u->protocol, o->security == MJ_SEC_IMPLICIT);
+    o->resolved = mj_security_resolve(o->security, o->port);
+    return MJ_OK;
+}
+
+/* After the loop: URL, OP, user, password, security. */
+static mj_outcome finish(mj_cli_options *o, const char *url_text, mj_error *err)
+{
+    if (o->help || o->version)
+        return MJ_OK;
+    if (url_text == NULL)
+        return usage(err, "missing URL (try mj --help)", NULL);
+    mj_outcome rc = mj_url_parse(url_text, &o->url, err);
+    if (rc != MJ_OK)
+        return rc;
+    o->has_url = true;
+    if (o->op == NULL)
+        return usage(err, "missing operation after the URL (try mj --help)", NULL);
+    if (o->user[0] == '\0')
+        memcpy(o->user, o->url.user, sizeof o->user);
+    if (o->password_file != NULL && (rc = read_password(o, err)) != MJ_OK)
+        return rc;
+    return settle_security(o, err);
+}
+
+mj_outcome mj_cli_parse(int argc, char **argv, mj_cli_options *opts_out, mj_error *err)
+{
+    mj_cli_options *o = opts_out;
+    const char *url_text = NULL;
+    bool options_done = false;
+
+    mj_error later; /* errors after the first are dropped */
+    bool failed = false;
+
+    memset(o, 0, sizeof *o);
+    o->security = MJ_SEC_AUTO;
+    /* After a bad option, go on scanning so that a later --json still counts:
+     * the usage error is then printed as JSON too. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!options_done && strcmp(a, "--") == 0) {
+            options_done = true;
+        } else if (!options_done && is_option(a)) {
+            if (parse_one_option(argc, argv, &i, o, failed ? &later : err) != MJ_OK)
+                failed = true;
+        } else if (url_text == NULL) {
+            url_text = a;
+        } else if (o->op == NULL) {
+            o->op = a;
+        } else {
+            o->args = &argv[i];
+            o->n_args = argc - i;
+            break;
+        }
+    }
+    if (failed)
+        return err->outcome;
+    return finish(o, url_text, err);
+}
+
+void mj_cli_options_wipe(mj_cli_options *opts)
+{
+    if (opts == NULL)
+        return;
+    explicit_bzero(opts->password, sizeof opts->password);
+    opts->has_password = false;
+}
