@@ -117,7 +117,7 @@ basicConstraints = critical, CA:FALSE
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 
-# Used by `openssl ca` for the certificates with explicit dates.
+# Used by "openssl ca" for the certificates with explicit dates.
 [ca_cmd]
 default_ca = testca
 [testca]
