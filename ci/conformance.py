@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 HOST = "mail.mailjig.test"
 
@@ -42,6 +43,7 @@ class Server(threading.Thread):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # weak-key and old versions must load
         if self.tls_max:
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
             ctx.minimum_version = ssl.TLSVersion.TLSv1
             ctx.maximum_version = self.tls_max
         ctx.load_cert_chain(self.cert + ".crt", self.cert + ".key")
@@ -56,6 +58,8 @@ class Server(threading.Thread):
         except OSError:
             return
         conn.settimeout(10)
+        # Without it Nagle holds the greeting behind TLS 1.3 session tickets.
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             if self.mode == "tls":
                 conn = self.context().wrap_socket(conn, server_side=True)
