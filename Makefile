@@ -31,11 +31,13 @@ else
 Q := @
 endif
 
-PKGS     := openssl yaml-0.1 jansson
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
-CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
+# The dependency step runs before anything is compiled, including the
+# pkg-config queries: build/config.mk is made by it, and GNU make restarts
+# after making an included file.  `make clean` skips it.
+CONFIG_MK := build/config.mk
+ifeq ($(filter clean print-%,$(MAKECMDGOALS)),)
+include $(CONFIG_MK)
+endif
 
 WARN     := -Wall -Wextra -Wshadow -Wconversion -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wpointer-arith -Wvla -Wundef -Werror
@@ -74,7 +76,7 @@ TESTS     := $(patsubst client/tests/%.c,$(BUILD)/tests/%,$(TEST_SRC)) \
              $(patsubst fakeservers/tests/%.c,$(BUILD)/tests/fake_%,$(FTEST_SRC))
 BENCHES   := $(patsubst client/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-DEPS_STAMP := build/.deps-ok
+DEPS_STAMP := $(CONFIG_MK)
 
 .PHONY: all deps certs test unit pytest conformance ci bench install clean valgrind \
         format tests-build print-%
@@ -83,9 +85,13 @@ all: $(DEPS_STAMP) $(LIBA) $(LIBSO) $(MJ) $(MJFAKE) certs
 
 # ---- the dependency step: every target depends on it -----------------------
 
-$(DEPS_STAMP): ci/deps.sh
+$(CONFIG_MK): ci/deps.sh
 	$(Q)sh ci/deps.sh
-	$(Q)mkdir -p $(dir $@) && touch $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q){ echo "PKG_CFLAGS := $$(pkg-config --cflags openssl yaml-0.1 jansson)"; \
+	     echo "PKG_LIBS := $$(pkg-config --libs openssl yaml-0.1 jansson)"; \
+	     echo "CMOCKA_CFLAGS := $$(pkg-config --cflags cmocka)"; \
+	     echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka)"; } > $@.tmp && mv $@.tmp $@
 
 deps:
 	$(Q)sh ci/deps.sh
@@ -104,7 +110,7 @@ $(LIBA): $(LIB_OBJ)
 
 $(LIBSO): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) -shared -Wl,-soname,libmailjig.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) -shared -Wl,-soname,libmailjig.so.0 -Wl,--as-needed $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(MJ): $(CLI_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
