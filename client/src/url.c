@@ -20,6 +20,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 /* Longest URL accepted: the sum of the part caps plus the punctuation. */
 #define URL_TEXT_MAX (MJ_URL_HOST_MAX + MJ_URL_USER_MAX * 3 + MJ_URL_PATH_MAX * 3 + 32)
 /* Room for one escaped excerpt in a message. */
@@ -156,17 +158,6 @@ static mj_outcome check_raw_bytes(const char *text, size_t len, mj_error *err)
     return MJ_OK;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Percent-decode in into out (cap bytes, NUL included).  what names the part
  * for messages.  Decoded control bytes are refused: user and path go into
@@ -180,8 +171,8 @@ static mj_outcome decode_part(struct span in, const char *what, char *out, size_
     for (size_t i = 0; i < in.len; i++) {
         unsigned char c = (unsigned char)in.p[i];
         if (c == '%') {
-            int hi = i + 2 < in.len ? hex_value(in.p[i + 1]) : -1;
-            int lo = hi >= 0 ? hex_value(in.p[i + 2]) : -1;
+            int hi = i + 2 < in.len ? OPENSSL_hexchar2int((unsigned char)in.p[i + 1]) : -1;
+            int lo = hi >= 0 ? OPENSSL_hexchar2int((unsigned char)in.p[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
                 snprintf(msg, sizeof msg, "bad percent escape in %s at", what);
                 size_t n = in.len - i < 3 ? in.len - i : 3;

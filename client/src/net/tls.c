@@ -34,6 +34,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <openssl/crypto.h>
 
 #include "mailjig/transport.h"
 #include "tls_internal.h"
@@ -730,17 +731,6 @@ const mj_transport_ops mj_tls_ops = {
 
 /* ---- pins ---------------------------------------------------------------------------- */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 mj_outcome mj_tls_parse_pin(const char *text, mj_tls_config *cfg, mj_error *err)
 {
     unsigned char pin[MJ_SHA256_LEN];
@@ -750,8 +740,8 @@ mj_outcome mj_tls_parse_pin(const char *text, mj_tls_config *cfg, mj_error *err)
     bool ok = colons || len == MJ_SHA256_LEN * 2;
     for (size_t i = 0; ok && i < MJ_SHA256_LEN; i++) {
         const char *p = text + i * (colons ? 3 : 2);
-        int hi = hex_value(p[0]);
-        int lo = hex_value(p[1]);
+        int hi = OPENSSL_hexchar2int((unsigned char)p[0]);
+        int lo = OPENSSL_hexchar2int((unsigned char)p[1]);
         ok = hi >= 0 && lo >= 0 && (!colons || i == MJ_SHA256_LEN - 1 || p[2] == ':');
         if (ok)
             pin[i] = (unsigned char)(hi << 4 | lo);
