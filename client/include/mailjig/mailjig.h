@@ -15,6 +15,7 @@
 #include "mailjig/error.h"
 #include "mailjig/log.h"
 #include "mailjig/reader.h"
+#include "mailjig/sasl.h"
 #include "mailjig/transport.h"
 #include "mailjig/url.h"
 
