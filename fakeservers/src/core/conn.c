@@ -1,0 +1,1104 @@
+/*
+ * conn.c: one client connection of mjfake, running its fk_script.
+ *
+ * The engine is a phase table (conn.h): each phase function either moves to
+ * another phase (R_NEXT), waits for I/O or a timer (R_WAIT), or frees the
+ * connection (R_GONE).  Client bytes are read in every phase that does not
+ * belong to TLS, into a line buffer that grows up to line_max, so bytes sent
+ * early (pipelining, or the STARTTLS buffering attack) are seen.  Output is a
+ * byte stream written by one writer that shapes it (drip, fragment) and
+ * streams files in chunks.
+ */
+#include "core/conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "core/match.h"
+#include "core/tls.h"
+
+#define IN_INITIAL   1024     /* first size of the line buffer */
+#define FILE_CHUNK   16384    /* bytes read from a send_file at a time */
+#define WRITE_MAX    65536    /* most bytes handed to one write() when unshaped */
+#define DISCARD_MAX  4096     /* bytes read at once when input is thrown away */
+#define SHOW_MAX     200      /* bytes of a client line quoted in a message */
+
+typedef enum { R_NEXT, R_WAIT, R_GONE } run_result;
+
+struct fk_conn {
+    fk_srv *srv;
+    fk_conn *next, *prev;
+    unsigned id;
+    int fd;
+    SSL *ssl;
+    bool tls;
+    fk_client_hello hello;
+    const fk_script *script;   /* NULL: an accept: hang connection */
+    size_t step_i;
+    fk_phase phase, after_tls, after_flush;
+    char where[FK_WHERE_MAX];  /* the current step's FILE:LINE:COL, "" when none */
+    /* input */
+    unsigned char *in;
+    size_t in_len, in_cap, in_max;
+    size_t in_checked;         /* bytes of in already checked against forbid */
+    bool in_closed;            /* EOF or reset seen */
+    bool discard_input;        /* the client speaks TLS we do not answer */
+    bool got_bytes;            /* TLS_FAIL: the ClientHello arrived */
+    /* expect progress */
+    size_t n_matched;
+    bool *matched;             /* unordered sets */
+    char tag[FK_CAPTURE_VALUE_MAX];
+    fk_captures caps;
+    /* output */
+    unsigned char *out;
+    size_t out_len, out_off, out_cap;
+    bool out_dead;             /* writes failed: the peer is gone */
+    int ssl_retry_len;         /* SSL_write must be retried with this length */
+    FILE *file;                /* send_file being streamed */
+    bool file_dotstuff, file_bol; /* file_bol: at a line start */
+    const fk_step *shape;      /* drip/fragment of the current send, NULL: none */
+    size_t frag_i, unit_left;
+    bool gap_due;
+    /* timers */
+    uint64_t t_idle, t_phase, t_write;
+    bool timer_fired;          /* SLEEP / DELAY: the wait is over */
+    bool ssl_want_write;
+    bool close_notify;
+};
+
+static const char *phase_names[FK_PH_COUNT] = {
+    "start", "delay", "step", "expect", "sleep", "send", "flush", "starttls",
+    "handshake", "tls-fail", "end", "close", "drain", "hung"};
+
+const char *fk_phase_name(fk_phase p)
+{
+    return p < FK_PH_COUNT ? phase_names[p] : "?";
+}
+
+static void conn_run(fk_conn *c);
+
+/* ---- small helpers --------------------------------------------------------- */
+
+static const fk_step *cur_step(const fk_conn *c)
+{
+    return c->script && c->step_i < c->script->n_steps ? &c->script->steps[c->step_i] : NULL;
+}
+
+static const char *where_or_null(const fk_conn *c)
+{
+    return c->where[0] ? c->where : NULL;
+}
+
+static void event(fk_conn *c, const char *name, const char *data, json_t *extra)
+{
+    fk_transcript_event(c->srv->tr, c->id, name, data, c->tls, where_or_null(c), extra);
+}
+
+/* Quote up to SHOW_MAX bytes of a client line, escaped, for messages. */
+static void show_line(const unsigned char *p, size_t len, char *out, size_t out_size)
+{
+    char esc[SHOW_MAX * 4 + 1];
+    fk_escape_bytes(p, len > SHOW_MAX ? SHOW_MAX : len, esc, sizeof esc);
+    snprintf(out, out_size, "'%s%s'", esc, len > SHOW_MAX ? "..." : "");
+}
+
+static void idle_cancel(fk_conn *c)
+{
+    fk_loop_cancel(c->srv->loop, c->t_idle);
+    c->t_idle = 0;
+}
+
+static void on_idle(fk_loop *loop, void *arg);
+
+static void idle_arm(fk_conn *c)
+{
+    idle_cancel(c);
+    c->t_idle = fk_loop_timer(c->srv->loop, c->srv->idle_ms, on_idle, c);
+}
+
+/* ---- lifetime ---------------------------------------------------------------- */
+
+static void conn_free(fk_conn *c)
+{
+    fk_srv *srv = c->srv;
+    fk_loop_cancel(srv->loop, c->t_idle);
+    fk_loop_cancel(srv->loop, c->t_phase);
+    fk_loop_cancel(srv->loop, c->t_write);
+    fk_loop_unwatch(srv->loop, c->fd);
+    SSL_free(c->ssl);
+    close(c->fd);
+    if (c->file)
+        fclose(c->file);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c->in);
+    free(c->out);
+    free(c->matched);
+    free(c);
+    srv->n_active--;
+}
+
+/* The connection is over: record it and tell the server. */
+static run_result conn_finish(fk_conn *c, const char *why)
+{
+    c->where[0] = '\0';
+    event(c, "close", why, NULL);
+    fk_srv *srv = c->srv;
+    conn_free(c);
+    fk_srv_conn_done(srv);
+    return R_GONE;
+}
+
+void fk_conn_abort(fk_conn *c, const char *why)
+{
+    (void)conn_finish(c, why);
+}
+
+/* ---- reading ------------------------------------------------------------------- */
+
+typedef enum { RD_DATA, RD_AGAIN, RD_FULL, RD_CLOSED } read_result;
+
+/* One read from the socket or TLS into p; RD_CLOSED after recording why. */
+static read_result read_some(fk_conn *c, unsigned char *p, size_t size, size_t *n_out)
+{
+    if (c->ssl == NULL || !c->tls) {
+        ssize_t n = recv(c->fd, p, size, 0);
+        if (n > 0) {
+            *n_out = (size_t)n;
+            return RD_DATA;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return RD_AGAIN;
+        event(c, n == 0 ? "eof" : "reset", n == 0 ? NULL : strerror(errno), NULL);
+        return RD_CLOSED;
+    }
+    ERR_clear_error();
+    int n = SSL_read(c->ssl, p, size > INT32_MAX ? INT32_MAX : (int)size);
+    if (n > 0) {
+        *n_out = (size_t)n;
+        return RD_DATA;
+    }
+    int e = SSL_get_error(c->ssl, n);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        c->ssl_want_write = e == SSL_ERROR_WANT_WRITE;
+        return RD_AGAIN;
+    }
+    char why[256];
+    if (e == SSL_ERROR_ZERO_RETURN)
+        event(c, "eof", "close_notify", NULL);
+    else if (e == SSL_ERROR_SYSCALL && errno == ECONNRESET)
+        event(c, "reset", strerror(errno), NULL);
+    else
+        event(c, "eof", fk_tls_error(why, sizeof why), NULL);
+    return RD_CLOSED;
+}
+
+/* Make room in the line buffer, growing it up to in_max. */
+static size_t in_room(fk_conn *c)
+{
+    if (c->in_cap - c->in_len < IN_INITIAL / 2 && c->in_cap < c->in_max) {
+        size_t n = c->in_cap ? c->in_cap * 2 : IN_INITIAL;
+        if (n > c->in_max)
+            n = c->in_max;
+        unsigned char *p = realloc(c->in, n);
+        if (p != NULL) {
+            c->in = p;
+            c->in_cap = n;
+        }
+    }
+    return c->in_cap - c->in_len;
+}
+
+static bool check_forbid(fk_conn *c, const unsigned char *line, size_t len);
+
+/* Check each newly completed line against forbid at once, whatever step runs. */
+static void scan_new_lines(fk_conn *c)
+{
+    for (;;) {
+        unsigned char *s = c->in + c->in_checked;
+        unsigned char *lf = memchr(s, '\n', c->in_len - c->in_checked);
+        if (lf == NULL)
+            return;
+        size_t len = (size_t)(lf - s);
+        c->in_checked += len + 1;
+        if (len > 0 && s[len - 1] == '\r')
+            len--;
+        if (check_forbid(c, s, len))
+            return;
+    }
+}
+
+/* Read what is there (until EAGAIN, EOF or a full buffer). */
+static void read_input(fk_conn *c)
+{
+    for (;;) {
+        unsigned char scratch[DISCARD_MAX];
+        bool keep = !c->discard_input;
+        size_t room = keep ? in_room(c) : sizeof scratch;
+        if (room == 0)
+            return; /* full: the expect phase reports it if it is one line */
+        size_t n = 0;
+        read_result r = read_some(c, keep ? c->in + c->in_len : scratch, room, &n);
+        if (r == RD_AGAIN)
+            return;
+        if (r == RD_CLOSED) {
+            c->in_closed = true;
+            return;
+        }
+        fk_transcript_bytes(c->srv->tr, c->id, 'c', keep ? c->in + c->in_len : scratch, n,
+                            c->tls, where_or_null(c));
+        c->got_bytes = true;
+        if (c->phase == FK_PH_EXPECT || c->phase == FK_PH_TLS_FAIL)
+            idle_arm(c);
+        if (keep) {
+            c->in_len += n;
+            scan_new_lines(c);
+        }
+    }
+}
+
+/*
+ * The next complete line (CRLF or LF; at EOF the rest) in place, without its
+ * line end; *used_out counts the line end too.  False when none is there.
+ */
+static bool peek_line(const fk_conn *c, const unsigned char **line_out, size_t *len_out,
+                      size_t *used_out)
+{
+    if (c->in_len == 0)
+        return false;
+    unsigned char *lf = memchr(c->in, '\n', c->in_len);
+    if (lf == NULL && !c->in_closed)
+        return false;
+    size_t len = lf ? (size_t)(lf - c->in) : c->in_len;
+    *used_out = lf ? len + 1 : len;
+    if (lf && len > 0 && c->in[len - 1] == '\r')
+        len--;
+    *line_out = c->in;
+    *len_out = len;
+    return true;
+}
+
+static void consume(fk_conn *c, size_t used)
+{
+    memmove(c->in, c->in + used, c->in_len - used);
+    c->in_len -= used;
+    c->in_checked = c->in_checked > used ? c->in_checked - used : 0;
+}
+
+/* ---- output ------------------------------------------------------------------------ */
+
+static int out_append(fk_conn *c, const void *p, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (c->out_off > 0 && c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    if (c->out_cap - c->out_len < len) {
+        size_t n = c->out_cap ? c->out_cap : 256;
+        while (n - c->out_len < len)
+            n *= 2;
+        unsigned char *q = realloc(c->out, n);
+        if (q == NULL)
+            return -1;
+        c->out = q;
+        c->out_cap = n;
+    }
+    memcpy(c->out + c->out_len, p, len);
+    c->out_len += len;
+    return 0;
+}
+
+/* The value of placeholder name, or NULL ({tag}: the last command's tag). */
+static const char *placeholder(const fk_conn *c, const char *name, size_t len)
+{
+    if (len == 3 && memcmp(name, "tag", 3) == 0 && c->tag[0] != '\0')
+        return c->tag;
+    return fk_captures_get(&c->caps, name, len);
+}
+
+/*
+ * Append text with placeholders expanded, each line ending in CRLF (an
+ * existing CR before LF is kept as the CR of that CRLF).  Unknown
+ * placeholders stay as written, so a scenario bug shows in the transcript;
+ * error lines use "*" for a missing {tag} (an untagged BAD is valid IMAP).
+ */
+static int expand_text(fk_conn *c, const unsigned char *t, size_t len, bool error_line)
+{
+    size_t i = 0;
+    do {
+        const unsigned char *lf = memchr(t + i, '\n', len - i);
+        size_t end = lf ? (size_t)(lf - t) : len;
+        size_t stop = end > i && t[end - 1] == '\r' ? end - 1 : end;
+        while (i < stop) {
+            size_t ph = fk_placeholder_len((const char *)t + i, stop - i);
+            const char *v = ph ? placeholder(c, (const char *)t + i + 1, ph - 2) : NULL;
+            if (ph && v == NULL && error_line && ph == 5 && memcmp(t + i, "{tag}", 5) == 0)
+                v = "*";
+            if (v != NULL) {
+                if (out_append(c, v, strlen(v)) != 0)
+                    return -1;
+                i += ph;
+            } else if (out_append(c, t + i++, 1) != 0) {
+                return -1;
+            }
+        }
+        if (out_append(c, "\r\n", 2) != 0)
+            return -1;
+        i = end + 1;
+    } while (i < len);
+    return 0;
+}
+
+/* Read the next chunk of a send_file, dot-stuffed when asked (RFC 1939 §3, RFC 5321 §4.5.2). */
+static int refill_file(fk_conn *c)
+{
+    unsigned char chunk[FILE_CHUNK];
+    size_t n = fread(chunk, 1, sizeof chunk, c->file);
+    for (size_t i = 0; i < n; i++) {
+        if (c->file_dotstuff && c->file_bol && chunk[i] == '.' && out_append(c, ".", 1) != 0)
+            return -1;
+        if (out_append(c, &chunk[i], 1) != 0)
+            return -1;
+        c->file_bol = chunk[i] == '\n';
+    }
+    if (n < sizeof chunk) {
+        bool err = ferror(c->file) != 0;
+        fclose(c->file);
+        c->file = NULL;
+        if (err)
+            return -1;
+        if (c->file_dotstuff) {
+            const char *end = c->file_bol ? ".\r\n" : "\r\n.\r\n";
+            if (out_append(c, end, strlen(end)) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* One write; >0 bytes written, 0 would block, -1 the peer is gone (recorded). */
+static long write_some(fk_conn *c, const unsigned char *p, size_t n)
+{
+    if (!c->tls) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (w >= 0)
+            return (long)w;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return 0;
+        event(c, "reset", strerror(errno), NULL);
+        return -1;
+    }
+    int len = c->ssl_retry_len ? c->ssl_retry_len : (int)(n > INT32_MAX ? INT32_MAX : n);
+    ERR_clear_error();
+    int w = SSL_write(c->ssl, p, len);
+    if (w > 0) {
+        c->ssl_retry_len = 0;
+        return w;
+    }
+    int e = SSL_get_error(c->ssl, w);
+    if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+        c->ssl_retry_len = len;
+        return 0;
+    }
+    char why[256];
+    event(c, "reset", fk_tls_error(why, sizeof why), NULL);
+    return -1;
+}
+
+static void on_write_timer(fk_loop *loop, void *arg);
+
+/* Size of the next write: the shape's unit, or all that is there. */
+static size_t next_unit(fk_conn *c, size_t avail)
+{
+    if (c->shape == NULL)
+        return avail > WRITE_MAX ? WRITE_MAX : avail;
+    if (c->unit_left == 0) {
+        const fk_step *s = c->shape;
+        c->unit_left = s->drip_bytes ? s->drip_bytes : s->fragment[c->frag_i++ % s->n_fragment];
+        if (c->unit_left == 0)
+            c->unit_left = 1;
+    }
+    return avail < c->unit_left ? avail : c->unit_left;
+}
+
+typedef enum { FL_DONE, FL_WAIT, FL_DEAD } flush_result;
+
+/* Write what is queued, shaped; FL_WAIT when a timer or POLLOUT must come first. */
+static flush_result flush_output(fk_conn *c)
+{
+    for (;;) {
+        if (c->out_off == c->out_len && c->file != NULL && refill_file(c) != 0) {
+            event(c, "close", "cannot read send_file", NULL);
+            c->srv->internal = true;
+            return FL_DEAD;
+        }
+        if (c->out_off == c->out_len) {
+            c->gap_due = false;
+            return FL_DONE;
+        }
+        if (c->t_write != 0)
+            return FL_WAIT;
+        if (c->gap_due) {
+            c->gap_due = false;
+            unsigned ms = c->shape->drip_bytes ? c->shape->drip_every_ms : FK_FRAGMENT_GAP_MS;
+            c->t_write = fk_loop_timer(c->srv->loop, ms, on_write_timer, c);
+            return FL_WAIT;
+        }
+        size_t n = next_unit(c, c->out_len - c->out_off);
+        long w = write_some(c, c->out + c->out_off, n);
+        if (w < 0)
+            return FL_DEAD;
+        if (w == 0)
+            return FL_WAIT;
+        fk_transcript_bytes(c->srv->tr, c->id, 's', c->out + c->out_off, (size_t)w, c->tls,
+                            where_or_null(c));
+        c->out_off += (size_t)w;
+        if (c->shape != NULL && (c->unit_left -= (size_t)w) == 0)
+            c->gap_due = true;
+    }
+}
+
+static void drop_output(fk_conn *c)
+{
+    c->out_off = c->out_len = 0;
+    c->ssl_retry_len = 0;
+    if (c->file) {
+        fclose(c->file);
+        c->file = NULL;
+    }
+}
+
+/* ---- mismatches and oracles ---------------------------------------------------- */
+
+/*
+ * Fail the run: record "FILE:LINE:COL: msg" as event kind, print it on
+ * diag_out, send the step's on_mismatch (or the personality's error line)
+ * when send_error, then close.
+ */
+static void conn_fail(fk_conn *c, const char *kind, const char *where, const char *msg,
+                      bool send_error)
+{
+    char full[FK_DIAG_MAX];
+    snprintf(full, sizeof full, "%s: %s", where, msg);
+    event(c, kind, full, NULL);
+    fk_srv_diag(c->srv, full);
+    drop_output(c);
+    fk_loop_cancel(c->srv->loop, c->t_write);
+    c->t_write = 0;
+    idle_cancel(c);
+    c->shape = NULL;
+    c->gap_due = false;
+    const fk_step *s = cur_step(c);
+    if (send_error && !c->out_dead) {
+        if (s != NULL && s->has_on_mismatch)
+            expand_text(c, s->on_mismatch.data, s->on_mismatch.len, true);
+        else
+            expand_text(c, (const unsigned char *)c->srv->pers->error_line,
+                        strlen(c->srv->pers->error_line), true);
+    }
+    c->discard_input = true;
+    c->close_notify = true;
+    c->after_flush = FK_PH_CLOSE;
+    c->phase = FK_PH_FLUSH;
+}
+
+static void remember_tag(fk_conn *c, const unsigned char *line, size_t len)
+{
+    size_t a = fk_atom_len((const char *)line, len);
+    if (c->srv->pers->first_atom_is_tag && a > 0 && a < sizeof c->tag) {
+        memcpy(c->tag, line, a);
+        c->tag[a] = '\0';
+    }
+}
+
+/* The forbid patterns (credential tripwire); true when one fired. */
+static bool check_forbid(fk_conn *c, const unsigned char *line, size_t len)
+{
+    const fk_forbid *f = &c->srv->sc->server.forbid;
+    const struct {
+        const fk_pattern *p;
+        size_t n;
+        bool active;
+    } sets[] = {{f->before_tls, f->n_before_tls, !c->tls}, {f->always, f->n_always, true}};
+    for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) {
+        for (size_t i = 0; sets[k].active && i < sets[k].n; i++) {
+            const fk_pattern *p = &sets[k].p[i];
+            if (fk_match_line(p, (const char *)line, len, NULL) != FK_MATCH_YES)
+                continue;
+            char where[FK_WHERE_MAX], shown[SHOW_MAX * 4 + 8], msg[FK_DIAG_MAX];
+            remember_tag(c, line, len);
+            fk_srv_where(c->srv, p->pos, where, sizeof where);
+            show_line(line, len, shown, sizeof shown);
+            snprintf(msg, sizeof msg, "forbidden pattern '%s'%s matched client line %s",
+                     p->source, k == 0 ? " (before TLS)" : "", shown);
+            conn_fail(c, "oracle", where, msg, true);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* What step s still waits for, for messages: 'P', one of 'A', 'B', eof. */
+static void describe_expect(const fk_conn *c, const fk_step *s, char *out, size_t out_size)
+{
+    const fk_expect *e = &s->expect;
+    if (e->kind == FK_EXPECT_EOF) {
+        snprintf(out, out_size, "eof");
+        return;
+    }
+    if (!e->unordered) {
+        snprintf(out, out_size, "'%s'", e->patterns[c->n_matched].source);
+        return;
+    }
+    size_t n = (size_t)snprintf(out, out_size, "one of");
+    for (size_t i = 0; i < e->n_patterns && n < out_size; i++)
+        if (!c->matched[i])
+            n += (size_t)snprintf(out + n, out_size - n, "%s '%s'", n > 6 ? "," : "",
+                                  e->patterns[i].source);
+}
+
+static void expect_failed(fk_conn *c, const fk_step *s, const char *got)
+{
+    char want[FK_DIAG_MAX / 2], msg[FK_DIAG_MAX];
+    describe_expect(c, s, want, sizeof want);
+    snprintf(msg, sizeof msg, "expected %s, got %s", want, got);
+    conn_fail(c, "mismatch", c->where, msg, true);
+}
+
+/* ---- phases ----------------------------------------------------------------------- */
+
+static void on_phase_timer(fk_loop *loop, void *arg)
+{
+    (void)loop;
+    fk_conn *c = arg;
+    c->t_phase = 0;
+    c->timer_fired = true;
+    conn_run(c);
+}
+
+/* True while a wait of ms (sleep, greeting delay, drain) is running. */
+static bool waiting(fk_conn *c, unsigned ms)
+{
+    if (ms == 0)
+        return false;
+    if (c->timer_fired) {
+        c->timer_fired = false;
+        return false;
+    }
+    if (c->t_phase == 0)
+        c->t_phase = fk_loop_timer(c->srv->loop, ms, on_phase_timer, c);
+    return true;
+}
+
+static run_result start_tls(fk_conn *c, fk_phase after)
+{
+    c->ssl = c->srv->ctx ? fk_tls_new(c->srv->ctx, c->fd, &c->hello) : NULL;
+    if (c->ssl == NULL) {
+        c->srv->internal = true;
+        return conn_finish(c, "cannot start TLS");
+    }
+    c->after_tls = after;
+    c->phase = FK_PH_HANDSHAKE;
+    return R_NEXT;
+}
+
+static run_result ph_start(fk_conn *c)
+{
+    if (c->srv->sc->server.tls == FK_TLS_IMPLICIT)
+        return start_tls(c, FK_PH_DELAY);
+    c->phase = FK_PH_DELAY;
+    return R_NEXT;
+}
+
+static run_result ph_delay(fk_conn *c)
+{
+    if (waiting(c, c->srv->sc->server.greeting_delay_ms))
+        return R_WAIT;
+    c->phase = FK_PH_STEP;
+    return R_NEXT;
+}
+
+static run_result ph_step(fk_conn *c)
+{
+    const fk_step *s = cur_step(c);
+    if (s == NULL) { /* the script is over: close politely */
+        c->where[0] = '\0';
+        c->close_notify = true;
+        c->phase = FK_PH_CLOSE;
+        return R_NEXT;
+    }
+    fk_srv_where(c->srv, s->pos, c->where, sizeof c->where);
+    c->n_matched = 0;
+    free(c->matched);
+    c->matched = NULL;
+    if (s->expect.unordered && s->expect.n_patterns > 0 &&
+        (c->matched = calloc(s->expect.n_patterns, sizeof *c->matched)) == NULL) {
+        c->srv->internal = true;
+        return conn_finish(c, "out of memory");
+    }
+    c->phase = FK_PH_EXPECT;
+    return R_NEXT;
+}
+
+static run_result skip_step(fk_conn *c)
+{
+    idle_cancel(c);
+    c->step_i++;
+    c->phase = FK_PH_STEP;
+    return R_NEXT;
+}
+
+/* Which pattern line matches (-1: none, -2: matcher error). */
+static long match_expect(fk_conn *c, const fk_step *s, const unsigned char *line, size_t len)
+{
+    const fk_expect *e = &s->expect;
+    for (size_t i = e->unordered ? 0 : c->n_matched; i < e->n_patterns; i++) {
+        if (e->unordered && c->matched[i])
+            continue;
+        fk_match_result r = fk_match_line(&e->patterns[i], (const char *)line, len, &c->caps);
+        if (r == FK_MATCH_ERROR)
+            return -2;
+        if (r == FK_MATCH_YES)
+            return (long)i;
+        if (!e->unordered)
+            break;
+    }
+    return -1;
+}
+
+/* The client is gone (EOF, reset, dead TLS) while step s waits. */
+static run_result expect_gone(fk_conn *c, const fk_step *s)
+{
+    if (s->expect.kind == FK_EXPECT_EOF) {
+        idle_cancel(c);
+        c->phase = FK_PH_SLEEP;
+        return R_NEXT;
+    }
+    if (s->optional && c->n_matched == 0)
+        return skip_step(c);
+    expect_failed(c, s, "eof");
+    return R_NEXT;
+}
+
+/* One client line against step s. */
+static run_result expect_line(fk_conn *c, const fk_step *s, const unsigned char *line,
+                              size_t len, size_t used)
+{
+    char shown[SHOW_MAX * 4 + 8];
+    long i = s->expect.kind == FK_EXPECT_LINES ? match_expect(c, s, line, len) : -1;
+    if (i == -1 && s->optional && c->n_matched == 0)
+        return skip_step(c); /* the line stays for the next step */
+    if (i < 0) {
+        remember_tag(c, line, len); /* the error line answers this command */
+        show_line(line, len, shown, sizeof shown);
+        if (i == -2)
+            strcat(shown, " (pattern too costly to match)");
+        expect_failed(c, s, shown);
+        return R_NEXT;
+    }
+    remember_tag(c, line, len);
+    consume(c, used);
+    if (s->expect.unordered)
+        c->matched[i] = true;
+    if (++c->n_matched == s->expect.n_patterns) {
+        idle_cancel(c);
+        c->phase = FK_PH_SLEEP;
+    }
+    return R_NEXT;
+}
+
+static run_result ph_expect(fk_conn *c)
+{
+    const fk_step *s = cur_step(c);
+    if (s->expect.kind == FK_EXPECT_NONE) {
+        c->phase = FK_PH_SLEEP;
+        return R_NEXT;
+    }
+    const unsigned char *line;
+    size_t len, used;
+    if (peek_line(c, &line, &len, &used))
+        return expect_line(c, s, line, len, used);
+    if (c->in_closed)
+        return expect_gone(c, s);
+    if (c->in_len == c->in_max) {
+        char got[128];
+        snprintf(got, sizeof got, "a line longer than line_max (%zu bytes)", c->srv->line_max);
+        expect_failed(c, s, got);
+        return R_NEXT;
+    }
+    if (c->t_idle == 0)
+        idle_arm(c);
+    return R_WAIT;
+}
+
+static run_result ph_sleep(fk_conn *c)
+{
+    if (waiting(c, cur_step(c)->sleep_ms))
+        return R_WAIT;
+    c->phase = FK_PH_SEND;
+    return R_NEXT;
+}
+
+static int queue_send(fk_conn *c, const fk_step *s)
+{
+    switch (s->send.kind) {
+    case FK_SEND_TEXT:
+        return expand_text(c, s->send.text.data, s->send.text.len, false);
+    case FK_SEND_RAW:
+        return out_append(c, s->send.text.data, s->send.text.len);
+    case FK_SEND_FILE:
+        c->file = fopen(s->send.path, "rb");
+        c->file_dotstuff = s->send.dotstuff;
+        c->file_bol = true;
+        return c->file ? 0 : -1;
+    case FK_SEND_NONE:
+        break;
+    }
+    return 0;
+}
+
+static run_result ph_send(fk_conn *c)
+{
+    const fk_step *s = cur_step(c);
+    c->after_flush = FK_PH_STARTTLS;
+    c->phase = FK_PH_FLUSH;
+    if (c->out_dead)
+        return R_NEXT;
+    c->shape = s->drip_bytes || s->n_fragment ? s : NULL;
+    c->frag_i = c->unit_left = 0;
+    c->gap_due = false;
+    if (queue_send(c, s) != 0 ||
+        (s->starttls.inject.len && out_append(c, s->starttls.inject.data, s->starttls.inject.len))) {
+        c->srv->internal = true;
+        return conn_finish(c, s->send.kind == FK_SEND_FILE ? "cannot open send_file" : "out of memory");
+    }
+    return R_NEXT;
+}
+
+static run_result ph_flush(fk_conn *c)
+{
+    flush_result r = c->out_dead ? FL_DEAD : flush_output(c);
+    if (r == FL_WAIT)
+        return R_WAIT;
+    if (r == FL_DEAD) {
+        c->out_dead = c->in_closed = true;
+        drop_output(c);
+    }
+    c->phase = c->after_flush;
+    return R_NEXT;
+}
+
+static run_result ph_starttls(fk_conn *c)
+{
+    const fk_starttls *t = &cur_step(c)->starttls;
+    if (t->kind == FK_STARTTLS_NONE || c->out_dead) {
+        c->phase = FK_PH_END;
+        return R_NEXT;
+    }
+    if (c->in_len > 0) { /* the oracle: nothing may come between STARTTLS and the handshake */
+        char msg[128];
+        snprintf(msg, sizeof msg,
+                 "client sent %zu plaintext byte(s) after STARTTLS before the TLS handshake",
+                 c->in_len);
+        conn_fail(c, "oracle", c->where, msg, false);
+        return R_NEXT;
+    }
+    if (t->kind == FK_STARTTLS_HANDSHAKE)
+        return start_tls(c, FK_PH_END);
+    c->discard_input = true; /* the ClientHello is read and thrown away */
+    c->got_bytes = false;
+    c->phase = FK_PH_TLS_FAIL;
+    return R_NEXT;
+}
+
+static void record_hello(fk_conn *c)
+{
+    if (c->hello.seen)
+        event(c, "client-hello", NULL, fk_client_hello_json(&c->hello));
+}
+
+static run_result ph_handshake(fk_conn *c)
+{
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        idle_cancel(c);
+        record_hello(c);
+        c->tls = true;
+        char info[128];
+        snprintf(info, sizeof info, "%s %s", SSL_get_version(c->ssl),
+                 SSL_CIPHER_get_name(SSL_get_current_cipher(c->ssl)));
+        event(c, "tls-handshake", info, NULL);
+        c->phase = c->after_tls;
+        return R_NEXT;
+    }
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        c->ssl_want_write = e == SSL_ERROR_WANT_WRITE;
+        if (c->t_idle == 0)
+            idle_arm(c);
+        return R_WAIT;
+    }
+    char why[256];
+    record_hello(c);
+    event(c, "tls-failed", e == SSL_ERROR_SYSCALL ? "connection closed during the handshake"
+                                                  : fk_tls_error(why, sizeof why), NULL);
+    idle_cancel(c);
+    c->in_closed = c->out_dead = true;
+    c->phase = c->after_tls;
+    return R_NEXT;
+}
+
+/* The scripted failure modes answer the ClientHello with these. */
+static run_result ph_tls_fail(fk_conn *c)
+{
+    const fk_starttls *t = &cur_step(c)->starttls;
+    if (!c->got_bytes && !c->in_closed) {
+        if (c->t_idle == 0)
+            idle_arm(c);
+        return R_WAIT;
+    }
+    idle_cancel(c);
+    static const char *what[] = {[FK_STARTTLS_PLAINTEXT] = "answered the ClientHello with plaintext",
+                                 [FK_STARTTLS_ALERT] = "answered the ClientHello with a fatal alert",
+                                 [FK_STARTTLS_SILENCE] = "left the ClientHello unanswered"};
+    event(c, "tls-failed", what[t->kind], NULL);
+    int rc = 0;
+    if (t->kind == FK_STARTTLS_PLAINTEXT)
+        rc = out_append(c, t->plaintext.data, t->plaintext.len);
+    else if (t->kind == FK_STARTTLS_ALERT)
+        rc = out_append(c, fk_tls_alert_handshake_failure, sizeof fk_tls_alert_handshake_failure);
+    if (rc != 0) {
+        c->srv->internal = true;
+        return conn_finish(c, "out of memory");
+    }
+    c->shape = NULL;
+    c->after_flush = FK_PH_END;
+    c->phase = FK_PH_FLUSH;
+    return R_NEXT;
+}
+
+static void set_linger0(int fd)
+{
+    struct linger l = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
+static run_result ph_end(fk_conn *c)
+{
+    switch (cur_step(c)->end) {
+    case FK_END_CLOSE:
+    case FK_END_CLOSE_NO_NOTIFY:
+        c->close_notify = cur_step(c)->end == FK_END_CLOSE;
+        c->phase = FK_PH_CLOSE;
+        return R_NEXT;
+    case FK_END_RESET:
+        set_linger0(c->fd);
+        return conn_finish(c, "reset by the script (RST)");
+    case FK_END_HANG:
+        c->discard_input = true;
+        c->phase = FK_PH_HUNG;
+        return R_NEXT;
+    case FK_END_SHUTDOWN_WRITE:
+        if (c->tls && !c->out_dead)
+            SSL_shutdown(c->ssl);
+        shutdown(c->fd, SHUT_WR);
+        event(c, "close", "write side shut by the script (FIN)", NULL);
+        break;
+    case FK_END_NONE:
+        break;
+    }
+    c->step_i++;
+    c->phase = FK_PH_STEP;
+    return R_NEXT;
+}
+
+/* FIN (after close_notify when asked), then drain so unread bytes cause no RST. */
+static run_result ph_close(fk_conn *c)
+{
+    if (c->tls && c->close_notify && !c->out_dead) {
+        ERR_clear_error();
+        SSL_shutdown(c->ssl);
+    }
+    if (c->out_dead)
+        return conn_finish(c, "closed (peer gone)");
+    shutdown(c->fd, SHUT_WR);
+    c->discard_input = true;
+    c->timer_fired = false;
+    c->phase = FK_PH_DRAIN;
+    return R_NEXT;
+}
+
+static run_result ph_drain(fk_conn *c)
+{
+    if (!c->in_closed && waiting(c, FK_DRAIN_MS))
+        return R_WAIT;
+    return conn_finish(c, c->close_notify && c->tls ? "closed (close_notify, FIN)" : "closed (FIN)");
+}
+
+static run_result ph_hung(fk_conn *c)
+{
+    if (c->in_closed)
+        return conn_finish(c, "hung connection closed by the client");
+    if (c->t_idle == 0 && !c->srv->opt->repeat)
+        idle_arm(c);
+    return R_WAIT;
+}
+
+typedef run_result phase_fn(fk_conn *c);
+
+static phase_fn *const phases[FK_PH_COUNT] = {
+    [FK_PH_START] = ph_start,       [FK_PH_DELAY] = ph_delay,
+    [FK_PH_STEP] = ph_step,         [FK_PH_EXPECT] = ph_expect,
+    [FK_PH_SLEEP] = ph_sleep,       [FK_PH_SEND] = ph_send,
+    [FK_PH_FLUSH] = ph_flush,       [FK_PH_STARTTLS] = ph_starttls,
+    [FK_PH_HANDSHAKE] = ph_handshake, [FK_PH_TLS_FAIL] = ph_tls_fail,
+    [FK_PH_END] = ph_end,           [FK_PH_CLOSE] = ph_close,
+    [FK_PH_DRAIN] = ph_drain,       [FK_PH_HUNG] = ph_hung,
+};
+
+/* ---- events --------------------------------------------------------------------- */
+
+static void on_io(fk_loop *loop, int fd, unsigned events, void *arg);
+
+static void update_interest(fk_conn *c)
+{
+    unsigned mask = 0;
+    if (c->phase == FK_PH_HANDSHAKE) {
+        mask = c->ssl_want_write ? FK_EV_WRITE : FK_EV_READ;
+    } else {
+        if (!c->in_closed && (c->discard_input || c->in_len < c->in_max))
+            mask |= FK_EV_READ;
+        if ((c->phase == FK_PH_FLUSH && c->t_write == 0 && c->out_off < c->out_len) ||
+            c->ssl_want_write)
+            mask |= FK_EV_WRITE;
+    }
+    fk_loop_watch(c->srv->loop, c->fd, mask, on_io, c);
+}
+
+static void conn_run(fk_conn *c)
+{
+    for (;;) {
+        run_result r = phases[c->phase](c);
+        if (r == R_GONE)
+            return;
+        if (r != R_WAIT)
+            continue;
+        /* TLS may hold decrypted bytes that poll() cannot announce */
+        if (!(c->tls && c->phase != FK_PH_HANDSHAKE && !c->in_closed && SSL_has_pending(c->ssl) &&
+              (c->discard_input || c->in_len < c->in_max)))
+            break;
+        read_input(c);
+    }
+    update_interest(c);
+}
+
+static void on_io(fk_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)loop;
+    (void)fd;
+    fk_conn *c = arg;
+    c->ssl_want_write = c->phase == FK_PH_HANDSHAKE && c->ssl_want_write;
+    if (c->phase != FK_PH_HANDSHAKE && (events & (FK_EV_READ | FK_EV_ERROR)) && !c->in_closed)
+        read_input(c);
+    conn_run(c);
+}
+
+static void on_write_timer(fk_loop *loop, void *arg)
+{
+    (void)loop;
+    fk_conn *c = arg;
+    c->t_write = 0;
+    conn_run(c);
+}
+
+static void on_idle(fk_loop *loop, void *arg)
+{
+    (void)loop;
+    fk_conn *c = arg;
+    char got[64];
+    c->t_idle = 0;
+    snprintf(got, sizeof got, "nothing within %u ms", c->srv->idle_ms);
+    switch (c->phase) {
+    case FK_PH_EXPECT:
+        expect_failed(c, cur_step(c), got);
+        break;
+    case FK_PH_HANDSHAKE:
+    case FK_PH_TLS_FAIL:
+        event(c, "tls-failed", c->phase == FK_PH_HANDSHAKE ? "handshake timed out"
+                                                            : "no ClientHello arrived", NULL);
+        c->in_closed = c->out_dead = c->phase == FK_PH_HANDSHAKE;
+        c->phase = c->phase == FK_PH_HANDSHAKE ? c->after_tls : FK_PH_END;
+        break;
+    case FK_PH_HUNG:
+        (void)conn_finish(c, "idle timeout while hung");
+        return;
+    default:
+        break;
+    }
+    conn_run(c);
+}
+
+/* ---- entry points ------------------------------------------------------------------ */
+
+int fk_conn_start(fk_srv *srv, int fd, const fk_script *script, unsigned id)
+{
+    fk_conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return -1;
+    c->srv = srv;
+    c->fd = fd;
+    c->id = id;
+    c->script = script;
+    c->in_max = srv->line_max + 2; /* the line and its CRLF */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* each write its own segment */
+    if (fk_loop_watch(srv->loop, fd, 0, on_io, c) != 0) {
+        free(c);
+        return -1;
+    }
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->n_active++;
+    event(c, "accept", script ? NULL : "accept: hang", NULL);
+    c->discard_input = script == NULL;
+    c->phase = script ? FK_PH_START : FK_PH_HUNG;
+    conn_run(c);
+    return 0;
+}
+
+bool fk_conn_complete(const fk_conn *c, char *where, size_t where_size)
+{
+    if (c->script == NULL || c->phase == FK_PH_HUNG || c->phase == FK_PH_CLOSE ||
+        c->phase == FK_PH_DRAIN)
+        return true;
+    for (size_t i = c->step_i; i < c->script->n_steps; i++) {
+        const fk_step *s = &c->script->steps[i];
+        bool untouched = i > c->step_i || c->phase == FK_PH_STEP ||
+                         (c->phase == FK_PH_EXPECT && c->n_matched == 0);
+        if (s->optional && untouched)
+            continue;
+        fk_srv_where(c->srv, s->pos, where, where_size);
+        return false;
+    }
+    return true;
+}
+
+const fk_conn *fk_conn_next(const fk_conn *c)
+{
+    return c->next;
+}

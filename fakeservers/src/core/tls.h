@@ -1,0 +1,60 @@
+/*
+ * tls.h: the server side of TLS for mjfake (OpenSSL 3): one SSL_CTX per
+ * scenario, from the certificate chosen by name, the version limits and the
+ * cipher list; the ClientHello recorded by a client-hello callback; the
+ * hand-written fatal alert used by the "alert" failure mode.
+ *
+ * Ownership: fk_tls_ctx_new returns an SSL_CTX the caller frees with
+ * SSL_CTX_free; fk_tls_new returns an SSL the caller frees with SSL_free.
+ * The fk_client_hello given to fk_tls_new must outlive the SSL.
+ */
+#ifndef FK_TLS_H
+#define FK_TLS_H
+
+#include <jansson.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "scenario/scenario.h"
+
+#define FK_SNI_MAX      256 /* longest server name kept (DNS names are shorter) */
+#define FK_VERSIONS_MAX 16  /* offered versions kept */
+
+/* What the client offered, filled in by the client-hello callback. */
+typedef struct fk_client_hello {
+    bool seen;
+    char sni[FK_SNI_MAX];        /* "" when none */
+    unsigned versions[FK_VERSIONS_MAX]; /* supported_versions, else the legacy version */
+    size_t n_versions;
+    bool compression;            /* a compression method other than null was offered */
+} fk_client_hello;
+
+/* TLS alert record: level fatal (2), handshake_failure (40), as TLS 1.2. */
+extern const unsigned char fk_tls_alert_handshake_failure[7];
+
+/* Directory used when fk_options.certs_dir is NULL. */
+#define FK_CERTS_DIR_DEFAULT "build/certs"
+
+/*
+ * Build the context for srv: CERTS/NAME.crt (leaf then chain) and NAME.key,
+ * NAME = srv->certificate or "valid"; tls_min/tls_max; ciphers.  Security
+ * level 0 when the scenario asks for a cipher list, a version below 1.2 or
+ * the weak-key certificate (OpenSSL 3 refuses them at its default level).
+ * Returns NULL with a message in err.
+ */
+SSL_CTX *fk_tls_ctx_new(const fk_server *srv, const char *certs_dir, char *err, size_t err_size);
+
+/* A server-side SSL on the (non-blocking) socket fd; NULL on failure. */
+SSL *fk_tls_new(SSL_CTX *ctx, int fd, fk_client_hello *hello);
+
+/* "TLSv1.3", "TLSv1.2", ... or "0xNNNN". */
+const char *fk_tls_version_name(unsigned v, char *buf, size_t buf_size);
+
+/* {"sni": ..., "versions": [...], "compression": bool}: a new reference. */
+json_t *fk_client_hello_json(const fk_client_hello *h);
+
+/* The first OpenSSL error as text (clears the queue), for messages. */
+const char *fk_tls_error(char *buf, size_t buf_size);
+
+#endif

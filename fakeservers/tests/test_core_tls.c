@@ -1,0 +1,316 @@
+/*
+ * test_core_tls.c: mjfake's TLS over real sockets on 127.0.0.1: implicit
+ * TLS, the ClientHello record (SNI, versions), STARTTLS with injected bytes,
+ * the "nothing after STARTTLS" oracle, the failure modes (alert, plaintext),
+ * close with and without close_notify, certificates and version limits.
+ * The client side is OpenSSL trusting the test CA (MJ_CERTS).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "core_support.h"
+
+#define EXPECT1(pp) {.kind = FK_EXPECT_LINES, .patterns = (pp), .n_patterns = 1}
+#define TEXT(s) {.kind = FK_SEND_TEXT, .text = B(s)}
+
+static SSL_CTX *client_ctx(int max_version)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    char ca[512];
+    snprintf(ca, sizeof ca, "%s/ca.crt", certs_dir());
+    assert_int_equal(SSL_CTX_load_verify_locations(ctx, ca, NULL), 1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION); /* what the ClientHello offers */
+    if (max_version)
+        SSL_CTX_set_max_proto_version(ctx, max_version);
+    return ctx;
+}
+
+/* Handshake on fd as mail.mailjig.test; NULL on failure (*verify_out: the result). */
+static SSL *tls_connect(SSL_CTX *ctx, int fd, long *verify_out)
+{
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, "mail.mailjig.test");
+    SSL_set1_host(ssl, "mail.mailjig.test");
+    int rc = SSL_connect(ssl);
+    if (verify_out)
+        *verify_out = SSL_get_verify_result(ssl);
+    if (rc != 1) {
+        SSL_free(ssl);
+        ERR_clear_error();
+        return NULL;
+    }
+    return ssl;
+}
+
+static size_t tls_recv_n(SSL *ssl, char *buf, size_t want)
+{
+    size_t n = 0;
+    while (n < want) {
+        int k = SSL_read(ssl, buf + n, (int)(want - n));
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+/* Implicit TLS; the ClientHello's SNI and versions land in the transcript. */
+static void test_implicit_tls_and_client_hello(void **state)
+{
+    (void)state;
+    fk_pattern noop = P("{tag} NOOP", 4, 13);
+    fk_step steps[] = {
+        {.pos = AT(3, 7), .send = TEXT("* OK tls")},
+        {.pos = AT(4, 7), .expect = EXPECT1(&noop), .send = TEXT("{tag} OK"), .end = FK_END_CLOSE},
+    };
+    fk_script script;
+    fk_scenario s = one_conn(&script, steps, N_OF(steps), FK_PROTO_IMAP);
+    s.server.tls = FK_TLS_IMPLICIT;
+    s.server.tls_max = TLS1_2_VERSION;
+    run r;
+    run_start(&r, &s, 3000, false);
+    SSL_CTX *ctx = client_ctx(0);
+    int fd = connect_to(r.port);
+    SSL *ssl = tls_connect(ctx, fd, NULL);
+    assert_non_null(ssl);
+    assert_string_equal(SSL_get_version(ssl), "TLSv1.2"); /* tls_max holds */
+    char buf[64];
+    tls_recv_n(ssl, buf, 10);
+    assert_string_equal(buf, "* OK tls\r\n");
+    SSL_write(ssl, "n1 NOOP\r\n", 9);
+    tls_recv_n(ssl, buf, 7);
+    assert_string_equal(buf, "n1 OK\r\n");
+    assert_int_equal(SSL_read(ssl, buf, sizeof buf), 0);
+    assert_int_equal(SSL_get_error(ssl, 0), SSL_ERROR_ZERO_RETURN); /* close_notify came */
+    SSL_free(ssl);
+    close(fd);
+    SSL_CTX_free(ctx);
+    assert_int_equal(run_finish(&r), 0);
+    char *t = slurp(r.transcript);
+    assert_non_null(strstr(t, "\"event\":\"client-hello\",\"sni\":\"mail.mailjig.test\","
+                              "\"versions\":[\"TLSv1.3\",\"TLSv1.2\"],\"compression\":false}"));
+    assert_non_null(strstr(t, "\"tls\":false,\"step\":null,\"event\":\"client-hello\""));
+    assert_non_null(strstr(t, "\"data\":\"TLSv1.2 "));
+    assert_non_null(strstr(t, "\"data\":\"* OK tls\\\\r\\\\n\",\"tls\":true,"));
+    free(t);
+    run_cleanup(&r);
+}
+
+static fk_pattern starttls_pat = P("{tag} STARTTLS", 4, 13);
+static fk_pattern noop_pat = P("{tag} NOOP", 7, 13);
+
+/* STARTTLS with injection: OK + injected bytes in one write, then TLS. */
+static void test_starttls_inject(void **state)
+{
+    (void)state;
+    fk_step steps[] = {
+        {.pos = AT(3, 7), .send = TEXT("* OK")},
+        {.pos = AT(4, 7), .expect = EXPECT1(&starttls_pat), .send = TEXT("{tag} OK begin"),
+         .starttls = {.kind = FK_STARTTLS_HANDSHAKE, .inject = B("* BAD injected\r\n")}},
+        {.pos = AT(7, 7), .expect = EXPECT1(&noop_pat), .send = TEXT("{tag} OK tls")},
+        {.pos = AT(8, 7), .expect = {.kind = FK_EXPECT_EOF}},
+    };
+    fk_script script;
+    fk_scenario s = one_conn(&script, steps, N_OF(steps), FK_PROTO_IMAP);
+    run r;
+    run_start(&r, &s, 3000, false);
+    int fd = connect_to(r.port);
+    char buf[128];
+    recv_n(fd, buf, 6);
+    send_str(fd, "s1 STARTTLS\r\n");
+    usleep(100000); /* both parts are in flight by now; one recv takes them */
+    ssize_t k = recv(fd, buf, sizeof buf - 1, 0);
+    assert_true(k > 0);
+    buf[k] = '\0';
+    assert_string_equal(buf, "s1 OK begin\r\n* BAD injected\r\n");
+    SSL_CTX *ctx = client_ctx(0);
+    SSL *ssl = tls_connect(ctx, fd, NULL);
+    assert_non_null(ssl);
+    SSL_write(ssl, "s2 NOOP\r\n", 9);
+    tls_recv_n(ssl, buf, 11);
+    assert_string_equal(buf, "s2 OK tls\r\n");
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+    close(fd);
+    SSL_CTX_free(ctx);
+    assert_int_equal(run_finish(&r), 0);
+    char *t = slurp(r.transcript);
+    assert_non_null(strstr(t, "\"data\":\"s1 OK begin\\\\r\\\\n* BAD injected\\\\r\\\\n\","
+                              "\"tls\":false,\"step\":\"t.yaml:4:7\"}"));
+    assert_non_null(strstr(t, "\"event\":\"tls-handshake\""));
+    assert_non_null(strstr(t, "\"data\":\"s2 NOOP\\\\r\\\\n\",\"tls\":true"));
+    free(t);
+    run_cleanup(&r);
+}
+
+/* The oracle: plaintext pipelined after STARTTLS fails the step. */
+static void test_starttls_oracle(void **state)
+{
+    (void)state;
+    fk_step steps[] = {
+        {.pos = AT(3, 7), .send = TEXT("* OK")},
+        {.pos = AT(4, 7), .expect = EXPECT1(&starttls_pat), .sleep_ms = 100,
+         .send = TEXT("{tag} OK begin"), .starttls = {.kind = FK_STARTTLS_HANDSHAKE}},
+        {.pos = AT(7, 7), .expect = EXPECT1(&noop_pat)},
+    };
+    fk_script script;
+    fk_scenario s = one_conn(&script, steps, N_OF(steps), FK_PROTO_IMAP);
+    run r;
+    run_start(&r, &s, 3000, false);
+    int fd = connect_to(r.port);
+    char buf[128];
+    int err;
+    recv_n(fd, buf, 6);
+    send_str(fd, "s1 STARTTLS\r\ns2 LOGIN a b\r\n");
+    recv_all(fd, buf, sizeof buf, &err);
+    assert_string_equal(buf, "s1 OK begin\r\n"); /* then the close, no error line */
+    close(fd);
+    assert_int_equal(run_finish(&r), 1);
+    char *d = slurp(r.diag);
+    assert_string_equal(d, "t.yaml:4:7: client sent 14 plaintext byte(s) after STARTTLS "
+                           "before the TLS handshake\n");
+    free(d);
+    char *t = slurp(r.transcript);
+    assert_non_null(strstr(t, "\"event\":\"oracle\""));
+    free(t);
+    run_cleanup(&r);
+}
+
+/* Failure modes: a fatal alert (exact bytes) or plaintext instead of ServerHello. */
+static void test_starttls_failure_modes(void **state)
+{
+    (void)state;
+    fk_step steps[] = {
+        {.pos = AT(3, 7), .expect = EXPECT1(&starttls_pat), .send = TEXT("{tag} OK"),
+         .starttls = {.kind = FK_STARTTLS_ALERT}},
+        {.pos = AT(5, 7), .expect = {.kind = FK_EXPECT_EOF}},
+    };
+    fk_script script;
+    fk_scenario s = one_conn(&script, steps, N_OF(steps), FK_PROTO_IMAP);
+    const char hello[] = "\x16\x03\x01\x00\x05hello"; /* stands in for a ClientHello */
+    for (int mode = 0; mode < 2; mode++) {
+        if (mode == 1)
+            steps[0].starttls = (fk_starttls){.kind = FK_STARTTLS_PLAINTEXT,
+                                              .plaintext = B("* BYE not TLS\r\n")};
+        run r;
+        run_start(&r, &s, 3000, false);
+        int fd = connect_to(r.port);
+        char buf[64];
+        send_str(fd, "s1 STARTTLS\r\n");
+        recv_n(fd, buf, 7);
+        assert_string_equal(buf, "s1 OK\r\n");
+        assert_int_equal(send(fd, hello, sizeof hello - 1, 0), (ssize_t)(sizeof hello - 1));
+        if (mode == 0) {
+            assert_int_equal(recv_n(fd, buf, 7), 7);
+            assert_memory_equal(buf, "\x15\x03\x03\x00\x02\x02\x28", 7);
+        } else {
+            recv_n(fd, buf, 15);
+            assert_string_equal(buf, "* BYE not TLS\r\n");
+        }
+        close(fd);
+        assert_int_equal(run_finish(&r), 0);
+        char *t = slurp(r.transcript);
+        assert_non_null(strstr(t, mode == 0 ? "answered the ClientHello with a fatal alert"
+                                            : "answered the ClientHello with plaintext"));
+        free(t);
+        run_cleanup(&r);
+    }
+}
+
+/* An expired certificate: the client refuses; the server records tls-failed. */
+static void test_expired_certificate(void **state)
+{
+    (void)state;
+    fk_step steps[] = {{.pos = AT(3, 7), .send = TEXT("* OK")}};
+    fk_script script;
+    fk_scenario s = one_conn(&script, steps, N_OF(steps), FK_PROTO_IMAP);
+    s.server.tls = FK_TLS_IMPLICIT;
+    s.server.certificate = "expired";
+    run r;
+    run_start(&r, &s, 3000, false);
+    SSL_CTX *ctx = client_ctx(0);
+    int fd = connect_to(r.port);
+    long verify = 0;
+    assert_null(tls_connect(ctx, fd, &verify));
+    assert_int_equal(verify, X509_V_ERR_CERT_HAS_EXPIRED);
+    close(fd);
+    SSL_CTX_free(ctx);
+    assert_int_equal(run_finish(&r), 0);
+    char *t = slurp(r.transcript);
+    assert_non_null(strstr(t, "\"event\":\"tls-failed\""));
+    free(t);
+    run_cleanup(&r);
+}
+
+/* FIN without close_notify: the client sees an unexpected EOF. */
+static void test_close_without_notify(void **state)
+{
+    (void)state;
+    fk_step steps[] = {{.pos = AT(3, 7), .send = TEXT("* OK"), .end = FK_END_CLOSE_NO_NOTIFY}};
+    fk_script script;
+    fk_scenario s = one_conn(&script, steps, N_OF(steps), FK_PROTO_IMAP);
+    s.server.tls = FK_TLS_IMPLICIT;
+    run r;
+    run_start(&r, &s, 3000, false);
+    SSL_CTX *ctx = client_ctx(0);
+    int fd = connect_to(r.port);
+    SSL *ssl = tls_connect(ctx, fd, NULL);
+    assert_non_null(ssl);
+    char buf[16];
+    tls_recv_n(ssl, buf, 6);
+    assert_string_equal(buf, "* OK\r\n");
+    int k = SSL_read(ssl, buf, sizeof buf);
+    assert_true(k <= 0);
+    assert_int_not_equal(SSL_get_error(ssl, k), SSL_ERROR_ZERO_RETURN);
+    SSL_free(ssl);
+    close(fd);
+    SSL_CTX_free(ctx);
+    assert_int_equal(run_finish(&r), 0);
+    run_cleanup(&r);
+}
+
+/* A certificate that does not exist: exit 2, one line naming the file. */
+static void test_missing_certificate(void **state)
+{
+    (void)state;
+    fk_step steps[] = {{.pos = AT(3, 7), .send = TEXT("* OK")}};
+    fk_script script;
+    fk_scenario s = one_conn(&script, steps, N_OF(steps), FK_PROTO_IMAP);
+    s.server.tls = FK_TLS_IMPLICIT;
+    s.server.certificate = "no-such-cert";
+    run r;
+    run_start(&r, &s, 3000, false);
+    assert_int_equal(r.port, 0); /* never READY */
+    assert_int_equal(run_finish(&r), 2);
+    char *d = slurp(r.diag);
+    char want[600];
+    snprintf(want, sizeof want, "t.yaml: %s/no-such-cert.crt: cannot load certificate", certs_dir());
+    assert_memory_equal(d, want, strlen(want));
+    assert_non_null(strchr(d, '\n'));
+    assert_null(strchr(d, '\n') + 1 == d + strlen(d) ? NULL : "more than one line");
+    free(d);
+    run_cleanup(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_implicit_tls_and_client_hello),
+        cmocka_unit_test(test_starttls_inject),
+        cmocka_unit_test(test_starttls_oracle),
+        cmocka_unit_test(test_starttls_failure_modes),
+        cmocka_unit_test(test_expired_certificate),
+        cmocka_unit_test(test_close_without_notify),
+        cmocka_unit_test(test_missing_certificate),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
