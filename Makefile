@@ -150,7 +150,8 @@ TEST_ENV := MJ_CERTS=$(abspath $(CERTS)) MJ_BIN=$(abspath $(BUILD)/bin) \
 tests-build: $(TESTS) $(BENCHES)
 
 test: all $(TESTS)
-	$(Q)$(MAKE) --no-print-directory unit pytest
+	$(Q)$(MAKE) --no-print-directory -j1 unit
+	$(Q)$(MAKE) --no-print-directory -j1 pytest
 
 unit: $(TESTS)
 	$(Q)sh ci/run-unit.sh "$(TEST_ENV)" $(TESTS)

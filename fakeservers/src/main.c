@@ -62,6 +62,7 @@ static bool o_port(fk_cli *cli, const char *a)
 {
     unsigned long long v = 0;
     cli->opt.port = parse_uint(a, 0, 65535, &v) ? (unsigned)v : 0;
+    cli->opt.port_set = true;
     return parse_uint(a, 0, 65535, &v);
 }
 

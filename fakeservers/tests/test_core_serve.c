@@ -337,6 +337,7 @@ static void test_accept_policies(void **state)
 
     s.server.accept = FK_ACCEPT_CLOSE;
     run_start(&r, &s, 3000, false);
+    assert_true(r.port > 0);
     int fd = connect_to(r.port);
     assert_int_equal(recv_all(fd, buf, sizeof buf, &err), 0);
     assert_int_equal(err, 0);
@@ -346,6 +347,7 @@ static void test_accept_policies(void **state)
 
     s.server.accept = FK_ACCEPT_RESET;
     run_start(&r, &s, 3000, false);
+    assert_true(r.port > 0);
     fd = connect_to(r.port);
     assert_int_equal(recv_all(fd, buf, sizeof buf, &err), 0);
     assert_int_equal(err, ECONNRESET);
@@ -355,6 +357,7 @@ static void test_accept_policies(void **state)
 
     s.server.accept = FK_ACCEPT_HANG; /* says nothing; ends when the client closes */
     run_start(&r, &s, 3000, false);
+    assert_true(r.port > 0);
     fd = connect_to(r.port);
     struct timeval tv = {.tv_usec = 300000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

@@ -94,7 +94,7 @@ static void report_interrupted(fk_srv *srv)
 static int open_listener(fk_srv *srv, char *err, size_t err_size)
 {
     const char *host = srv->opt->host ? srv->opt->host : "127.0.0.1";
-    unsigned port = srv->opt->port ? srv->opt->port : srv->sc->server.port;
+    unsigned port = srv->opt->port_set ? srv->opt->port : srv->sc->server.port;
     srv->lfd = fk_listen(host, port, &srv->port, err, err_size);
     if (srv->lfd < 0)
         return -1;

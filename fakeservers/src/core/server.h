@@ -23,7 +23,8 @@ enum {
 
 typedef struct fk_options {
     const char *host;            /* listen address, default "127.0.0.1" */
-    unsigned port;               /* 0 = pick a free one */
+    unsigned port;               /* with port_set: the port, 0 = pick a free one */
+    bool port_set;               /* false: the scenario's server.port, or a free one */
     const char *certs_dir;       /* the generated certificates (CERTIFICATES.md) */
     const char *transcript_path; /* JSON lines; NULL = none */
     const char *log_path;        /* MailKit-format log; NULL = none */
