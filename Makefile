@@ -43,7 +43,12 @@ WARN     := -Wall -Wextra -Wshadow -Wconversion -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wpointer-arith -Wvla -Wundef -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -fPIC -pthread \
-            -Iclient/include $(PKG_CFLAGS)
+            $(PKG_CFLAGS)
+# Include paths per tree: the client sees its public headers and, for its own
+# internal headers, client/src; mjfake sees only fakeservers/src (it shares no
+# code with the client).
+CLIENT_INC := -Iclient/include -Iclient/src
+FAKE_INC   := -Ifakeservers/src
 LDLIBS   += $(PKG_LIBS) -pthread
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -102,7 +107,7 @@ $(BUILD)/obj/%.o: %.c $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) $(if $(findstring /tests/,$<),$(CMOCKA_CFLAGS)) \
-	    $(if $(filter fakeservers/%,$<),-Ifakeservers/src) -MMD -MP -c $< -o $@
+	    $(if $(filter fakeservers/%,$<),$(FAKE_INC),$(CLIENT_INC)) -MMD -MP -c $< -o $@
 
 $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
