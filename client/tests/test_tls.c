@@ -474,6 +474,42 @@ static void test_round_trip_and_info(void **state)
     assert_string_equal(r.line, "A1 NOOP\r\n");
 }
 
+/* Channel binding: tls-exporter on TLS 1.3; on TLS 1.2 tls-server-end-point,
+ * which for a SHA-256-signed certificate is the certificate's SHA-256. */
+static void test_channel_binding(void **state)
+{
+    (void)state;
+    session s;
+    mj_tls_config cfg;
+    default_config(&cfg);
+    tls_peer_opts opts = {.mode = TLS_PEER_HANDSHAKE, .cert = "valid", .echo_line = true};
+    handshake(&s, &opts, &cfg, "mail.mailjig.test");
+    assert_int_equal(s.outcome, MJ_OK);
+    mj_channel_binding type = MJ_CB_NONE;
+    unsigned char cb[MJ_CB_DATA_MAX], again[MJ_CB_DATA_MAX];
+    size_t n = 0, n2 = 0;
+    assert_int_equal(mj_transport_channel_binding(s.t, &type, cb, &n, &s.err), MJ_OK);
+    assert_int_equal(type, MJ_CB_TLS_EXPORTER);
+    assert_int_equal(n, 32);
+    assert_int_equal(mj_transport_channel_binding(s.t, &type, again, &n2, &s.err), MJ_OK);
+    assert_memory_equal(cb, again, 32);
+    assert_int_equal(mj_transport_write(s.t, "x\r\n", 3, &s.err), MJ_OK);
+    tls_peer_result r;
+    finish(&s, &r);
+
+    opts.max_version = TLS1_2_VERSION;
+    handshake(&s, &opts, &cfg, "mail.mailjig.test");
+    assert_int_equal(s.outcome, MJ_OK);
+    assert_int_equal(mj_transport_channel_binding(s.t, &type, cb, &n, &s.err), MJ_OK);
+    assert_int_equal(type, MJ_CB_TLS_SERVER_END_POINT);
+    assert_int_equal(n, MJ_SHA256_LEN);
+    unsigned char sha[MJ_SHA256_LEN];
+    cert_sha256("valid", sha);
+    assert_memory_equal(cb, sha, MJ_SHA256_LEN);
+    assert_int_equal(mj_transport_write(s.t, "x\r\n", 3, &s.err), MJ_OK);
+    finish(&s, &r);
+}
+
 static void test_close_notify_is_eof(void **state)
 {
     (void)state;
@@ -615,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_client_certificate_presented),
         cmocka_unit_test(test_no_client_certificate_unless_configured),
         cmocka_unit_test(test_round_trip_and_info),
+        cmocka_unit_test(test_channel_binding),
         cmocka_unit_test(test_close_notify_is_eof),
         cmocka_unit_test(test_fin_without_close_notify_is_truncation),
         cmocka_unit_test(test_corrupted_record_is_fatal),

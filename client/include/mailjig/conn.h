@@ -98,6 +98,31 @@ mj_outcome mj_conn_starttls(mj_conn *c) MJ_MUST_CHECK;
 mj_tls_state mj_conn_tls_state(mj_conn *c);
 void mj_conn_tls_info(mj_conn *c, mj_tls_info *info_out);
 
+/* Channel-binding data of the TLS session (mj_transport_channel_binding). */
+mj_outcome mj_conn_channel_binding(mj_conn *c, mj_channel_binding *type_out,
+                                   unsigned char out[MJ_CB_DATA_MAX], size_t *len_out) MJ_MUST_CHECK;
+
+/*
+ * What a session does about STARTTLS once it knows whether the server offers
+ * it (security resolved, never MJ_SEC_AUTO):
+ *   none, implicit             -> SKIP (implicit: TLS is already up);
+ *   starttls                   -> DO when offered, else REFUSE: the session
+ *                                 ends with MJ_STARTTLS_UNAVAILABLE before any
+ *                                 credential is sent;
+ *   starttls-if-available      -> DO when offered, else SKIP (plaintext; the
+ *                                 credential policy still applies).
+ * A server that answers the STARTTLS command negatively is, for starttls,
+ * MJ_STARTTLS_UNAVAILABLE as well, and for starttls-if-available a plaintext
+ * session.
+ */
+typedef enum mj_starttls_action {
+    MJ_STARTTLS_SKIP = 0,
+    MJ_STARTTLS_DO,
+    MJ_STARTTLS_REFUSE
+} mj_starttls_action;
+
+mj_starttls_action mj_starttls_decide(mj_security resolved, bool offered);
+
 /* The host name the connection verifies and greets as. */
 const char *mj_conn_host(const mj_conn *c);
 

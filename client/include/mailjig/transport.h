@@ -111,6 +111,19 @@ typedef struct mj_tls_info {
     unsigned char peer_sha256[MJ_SHA256_LEN];
 } mj_tls_info;
 
+/*
+ * Channel-binding types for SCRAM-*-PLUS.  The values equal those of
+ * mj_sasl_cb_type (sasl.h).
+ */
+typedef enum mj_channel_binding {
+    MJ_CB_NONE = 0,
+    MJ_CB_TLS_EXPORTER,        /* RFC 9266, TLS 1.3: 32 bytes of keying material */
+    MJ_CB_TLS_SERVER_END_POINT /* RFC 5929: hash of the server certificate */
+} mj_channel_binding;
+
+/* Longest channel-binding data (a SHA-512 digest). */
+#define MJ_CB_DATA_MAX 64
+
 /* ---- the transport vtable ----------------------------------------------- */
 
 typedef struct mj_transport mj_transport;
@@ -128,6 +141,9 @@ typedef struct mj_transport mj_transport;
  *           unusable and must be closed.
  * tls_info: fill *info_out (state MJ_TLS_NONE when plaintext).
  * close:    close and free; NULL is allowed.
+ * channel_binding: the TLS session's channel-binding data: tls-exporter on
+ *           TLS 1.3, tls-server-end-point before; *type_out says which.  NULL
+ *           in the table (plaintext, memory) means none: MJ_USAGE.
  */
 typedef struct mj_transport_ops {
     const char *name;
@@ -138,6 +154,8 @@ typedef struct mj_transport_ops {
                            mj_error *err);
     void (*tls_info)(mj_transport *t, mj_tls_info *info_out);
     void (*close)(mj_transport *t);
+    mj_outcome (*channel_binding)(mj_transport *t, mj_channel_binding *type_out,
+                                  unsigned char *out, size_t cap, size_t *len_out, mj_error *err);
 } mj_transport_ops;
 
 /*
@@ -158,6 +176,10 @@ mj_outcome mj_transport_starttls(mj_transport *t, const mj_tls_config *cfg, cons
                                  mj_error *err) MJ_MUST_CHECK;
 void mj_transport_tls_info(mj_transport *t, mj_tls_info *info_out);
 void mj_transport_close(mj_transport *t);
+/* Channel-binding data (see the op); out has room for MJ_CB_DATA_MAX bytes. */
+mj_outcome mj_transport_channel_binding(mj_transport *t, mj_channel_binding *type_out,
+                                        unsigned char out[MJ_CB_DATA_MAX], size_t *len_out,
+                                        mj_error *err) MJ_MUST_CHECK;
 
 /* ---- TCP ------------------------------------------------------------------ */
 

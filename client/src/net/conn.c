@@ -276,6 +276,28 @@ void mj_conn_tls_info(mj_conn *c, mj_tls_info *info_out)
     mj_transport_tls_info(c->t, info_out);
 }
 
+mj_outcome mj_conn_channel_binding(mj_conn *c, mj_channel_binding *type_out,
+                                   unsigned char out[MJ_CB_DATA_MAX], size_t *len_out)
+{
+    return mj_transport_channel_binding(c->t, type_out, out, len_out, &c->err);
+}
+
+mj_starttls_action mj_starttls_decide(mj_security resolved, bool offered)
+{
+    switch (resolved) {
+    case MJ_SEC_STARTTLS:
+        return offered ? MJ_STARTTLS_DO : MJ_STARTTLS_REFUSE;
+    case MJ_SEC_STARTTLS_IF_AVAILABLE:
+        return offered ? MJ_STARTTLS_DO : MJ_STARTTLS_SKIP;
+    case MJ_SEC_NONE:
+    case MJ_SEC_IMPLICIT:
+        return MJ_STARTTLS_SKIP;
+    case MJ_SEC_AUTO: /* unresolved: the caller's bug; fail closed */
+    default:
+        return MJ_STARTTLS_REFUSE;
+    }
+}
+
 const char *mj_conn_host(const mj_conn *c)
 {
     return c->host;

@@ -719,6 +719,57 @@ static void tls_close(mj_transport *t)
     free(s);
 }
 
+/*
+ * RFC 5929 4.1: the hash of the server certificate, with SHA-256 when the
+ * certificate's signature uses MD5 or SHA-1, else the signature's hash.
+ */
+static mj_outcome server_end_point(mj_sock *s, unsigned char *out, size_t cap, size_t *len_out,
+                                   mj_error *err)
+{
+    X509 *leaf = SSL_get0_peer_certificate(s->ssl);
+    int md_nid = NID_undef;
+    if (leaf == NULL || X509_get_signature_info(leaf, &md_nid, NULL, NULL, NULL) != 1) {
+        ERR_clear_error();
+        return mj_error_set(err, MJ_TLS_FAILED, MJ_R_TLS_HANDSHAKE,
+                            "no server certificate hash for channel binding");
+    }
+    const EVP_MD *md = (md_nid == NID_md5 || md_nid == NID_sha1 || md_nid == NID_undef)
+                           ? EVP_sha256()
+                           : EVP_get_digestbynid(md_nid);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (md == NULL || X509_digest(leaf, md, digest, &n) != 1 || n > cap) {
+        ERR_clear_error();
+        return mj_error_set(err, MJ_TLS_FAILED, MJ_R_TLS_HANDSHAKE,
+                            "cannot hash the server certificate for channel binding");
+    }
+    memcpy(out, digest, n);
+    *len_out = n;
+    return MJ_OK;
+}
+
+/* RFC 9266: 32 bytes exported with the label "EXPORTER-Channel-Binding". */
+static mj_outcome tls_channel_binding(mj_transport *t, mj_channel_binding *type_out,
+                                      unsigned char *out, size_t cap, size_t *len_out,
+                                      mj_error *err)
+{
+    static const char label[] = "EXPORTER-Channel-Binding";
+    mj_sock *s = sock_of(t);
+    if (SSL_version(s->ssl) < TLS1_3_VERSION) {
+        *type_out = MJ_CB_TLS_SERVER_END_POINT;
+        return server_end_point(s, out, cap, len_out, err);
+    }
+    *type_out = MJ_CB_TLS_EXPORTER;
+    if (cap < 32 ||
+        SSL_export_keying_material(s->ssl, out, 32, label, sizeof label - 1, NULL, 0, 0) != 1) {
+        ERR_clear_error();
+        return mj_error_set(err, MJ_TLS_FAILED, MJ_R_TLS_HANDSHAKE,
+                            "cannot export TLS keying material for channel binding");
+    }
+    *len_out = 32;
+    return MJ_OK;
+}
+
 const mj_transport_ops mj_tls_ops = {
     .name = "tls",
     .read = tls_read,
@@ -727,6 +778,7 @@ const mj_transport_ops mj_tls_ops = {
     .starttls = tls_starttls,
     .tls_info = tls_info,
     .close = tls_close,
+    .channel_binding = tls_channel_binding,
 };
 
 /* ---- pins ---------------------------------------------------------------------------- */

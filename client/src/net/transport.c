@@ -65,3 +65,16 @@ void mj_transport_close(mj_transport *t)
     if (t != NULL && t->ops != NULL)
         t->ops->close(t);
 }
+
+mj_outcome mj_transport_channel_binding(mj_transport *t, mj_channel_binding *type_out,
+                                        unsigned char out[MJ_CB_DATA_MAX], size_t *len_out,
+                                        mj_error *err)
+{
+    *type_out = MJ_CB_NONE;
+    *len_out = 0;
+    if (t->ops->channel_binding == NULL)
+        return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                            "channel binding needs a TLS connection (this one is %s)",
+                            t->ops->name);
+    return t->ops->channel_binding(t, type_out, out, MJ_CB_DATA_MAX, len_out, err);
+}
