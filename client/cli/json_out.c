@@ -14,6 +14,19 @@
 
 #include "mj_cli.h"
 
+/* One line of the operations list: name, protocols, usage. */
+static void print_op(FILE *fp, const mj_cli_op *op)
+{
+    char protos[32] = "";
+    for (unsigned p = MJ_PROTO_IMAP; p <= MJ_PROTO_SMTP; p++) {
+        size_t used = strlen(protos);
+        if (op->protocols & MJ_CLI_PROTO_BIT(p))
+            snprintf(protos + used, sizeof protos - used, "%s%s", used ? "," : "",
+                     mj_protocol_name((mj_protocol)p));
+    }
+    fprintf(fp, "  %-12s (%s) %s\n", op->name, protos, op->usage);
+}
+
 void mj_cli_print_help(FILE *fp)
 {
     fprintf(fp, "usage: mj [options] URL OPERATION [ARGS...]\n"
@@ -28,15 +41,9 @@ void mj_cli_print_help(FILE *fp)
                 "options:\n");
     mj_cli_print_options(fp);
     fprintf(fp, "\noperations:\n");
-    for (const mj_cli_op *op = mj_cli_ops(); op->name != NULL; op++) {
-        char protos[32] = "";
-        for (unsigned p = MJ_PROTO_IMAP; p <= MJ_PROTO_SMTP; p++) {
-            size_t used = strlen(protos);
-            if (op->protocols & MJ_CLI_PROTO_BIT(p))
-                snprintf(protos + used, sizeof protos - used, "%s%s", used ? "," : "",
-                         mj_protocol_name((mj_protocol)p));
-        }
-        fprintf(fp, "  %-12s (%s) %s\n", op->name, protos, op->usage);
+    for (const mj_cli_op *const *table = mj_cli_ops(); *table != NULL; table++) {
+        for (const mj_cli_op *op = *table; op->name != NULL; op++)
+            print_op(fp, op);
     }
     fprintf(fp, "\nexit codes:\n");
     for (unsigned o = MJ_OK; o < MJ_OUTCOME_COUNT; o++)

@@ -27,6 +27,8 @@
 #define MJ_CLI_ADDR_MAX 64
 /* Largest millisecond value any timeout option takes (about 24 days). */
 #define MJ_CLI_MS_MAX 2000000000L
+/* Most --to options in one command. */
+#define MJ_CLI_RCPT_MAX 100
 
 /* One --resolve HOST:PORT:ADDR. */
 typedef struct mj_cli_resolve {
@@ -67,6 +69,18 @@ typedef struct mj_cli_options {
     int connect_timeout_ms; /* 0 = library default */
     size_t n_resolve;
     mj_cli_resolve resolve[MJ_CLI_RESOLVE_MAX];
+    /* authentication (every protocol) */
+    mj_sasl_mech mechanism;    /* --mechanism; MJ_SASL_NONE = automatic */
+    bool allow_insecure_auth;  /* --allow-insecure-auth */
+    const char *authzid;       /* --authzid */
+    const char *token_file;    /* --token-file: OAuth 2.0 bearer token */
+    bool has_token;
+    char token[MJ_SASL_TOKEN_MAX];
+    /* SMTP envelope and message (validated: no control bytes) */
+    const char *from;          /* --from ADDRESS ("<>": the null sender) */
+    size_t n_to;
+    const char *to[MJ_CLI_RCPT_MAX]; /* --to ADDRESS, repeated */
+    const char *message;       /* --message PATH, "-" = stdin */
     const char *op; /* NULL when absent */
     int n_args;
     char **args; /* the operation's own arguments (into argv) */
@@ -118,7 +132,16 @@ typedef struct mj_cli_op {
 } mj_cli_op;
 
 /* The table, terminated by a row with name NULL.  Static storage. */
-const mj_cli_op *mj_cli_ops(void);
+/*
+ * The operation tables, one per protocol file (ops.c holds the ones every
+ * protocol has), each ended by a row with name NULL.  mj_cli_ops returns the
+ * NULL-terminated list of tables.
+ */
+extern const mj_cli_op mj_cli_core_ops[];
+extern const mj_cli_op mj_cli_smtp_ops[];
+extern const mj_cli_op mj_cli_pop3_ops[];
+extern const mj_cli_op mj_cli_imap_ops[];
+const mj_cli_op *const *mj_cli_ops(void);
 
 /* The row for (protocol, name), or NULL with err set to a usage message
  * listing the operations available for that protocol. */

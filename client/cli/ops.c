@@ -19,28 +19,34 @@
 static mj_outcome op_probe(const mj_cli_options *opts, const mj_conn_config *cfg,
                            json_t **result_out, mj_error *err);
 
-static const mj_cli_op op_table[] = {
+const mj_cli_op mj_cli_core_ops[] = {
     {MJ_CLI_PROTO_ANY, "probe", op_probe, 0, 0,
      "connect, read the greeting, report it and the TLS session"},
     {0, NULL, NULL, 0, 0, NULL},
 };
 
-const mj_cli_op *mj_cli_ops(void)
+static const mj_cli_op *const op_tables[] = {
+    mj_cli_core_ops, mj_cli_smtp_ops, mj_cli_pop3_ops, mj_cli_imap_ops, NULL,
+};
+
+const mj_cli_op *const *mj_cli_ops(void)
 {
-    return op_table;
+    return op_tables;
 }
 
 const mj_cli_op *mj_cli_find_op(mj_protocol p, const char *name, mj_error *err)
 {
-    char list[256] = "";
+    char list[512] = "";
     char q[128];
-    for (const mj_cli_op *op = op_table; op->name != NULL; op++) {
-        if ((op->protocols & MJ_CLI_PROTO_BIT(p)) == 0)
-            continue;
-        if (strcmp(op->name, name) == 0)
-            return op;
-        size_t used = strlen(list);
-        snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", op->name);
+    for (const mj_cli_op *const *table = op_tables; *table != NULL; table++) {
+        for (const mj_cli_op *op = *table; op->name != NULL; op++) {
+            if ((op->protocols & MJ_CLI_PROTO_BIT(p)) == 0)
+                continue;
+            if (strcmp(op->name, name) == 0)
+                return op;
+            size_t used = strlen(list);
+            snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", op->name);
+        }
     }
     mj_escape(name, strlen(name), q, sizeof q);
     mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT, "unknown operation '%s' for %s; operations: %s",

@@ -240,6 +240,83 @@ static mj_outcome opt_resolve(mj_cli_options *o, const char *v, mj_error *err)
     return MJ_OK;
 }
 
+/* Envelope addresses and identities: no control byte may reach a command
+ * line (SECURITY-CASES #136: "MAIL FROM:<a>\r\nDATA" injection). */
+static mj_outcome check_plain(const char *opt, const char *v, size_t max, mj_error *err)
+{
+    char what[96];
+    size_t len = strlen(v);
+    if (len > max) {
+        snprintf(what, sizeof what, "%s is longer than %zu bytes:", opt, max);
+        return usage(err, what, v);
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c < 0x20 || c == 0x7f) {
+            snprintf(what, sizeof what, "%s contains a control byte:", opt);
+            return usage(err, what, v);
+        }
+    }
+    return MJ_OK;
+}
+
+/* RFC 5321 4.5.3.1.3: a path is at most 256 octets. */
+#define MJ_CLI_PATH_MAX 256
+
+static mj_outcome opt_mechanism(mj_cli_options *o, const char *v, mj_error *err)
+{
+    if (mj_sasl_mech_from_name(v, strlen(v), &o->mechanism) != 0 || o->mechanism == MJ_SASL_NONE)
+        return usage(err, "--mechanism must be a SASL mechanism mailjig knows (PLAIN, LOGIN, "
+                          "CRAM-MD5, SCRAM-SHA-1/256/512[-PLUS], XOAUTH2, OAUTHBEARER, "
+                          "ANONYMOUS, EXTERNAL), not",
+                     v);
+    return MJ_OK;
+}
+
+static mj_outcome opt_allow_insecure_auth(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v;
+    (void)err;
+    o->allow_insecure_auth = true;
+    return MJ_OK;
+}
+
+static mj_outcome opt_authzid(mj_cli_options *o, const char *v, mj_error *err)
+{
+    o->authzid = v;
+    return check_plain("--authzid", v, MJ_SASL_CRED_MAX - 1, err);
+}
+
+static mj_outcome opt_token_file(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)err;
+    o->token_file = v;
+    return MJ_OK;
+}
+
+static mj_outcome opt_from(mj_cli_options *o, const char *v, mj_error *err)
+{
+    o->from = v;
+    return check_plain("--from", v, MJ_CLI_PATH_MAX, err);
+}
+
+static mj_outcome opt_to(mj_cli_options *o, const char *v, mj_error *err)
+{
+    if (o->n_to == MJ_CLI_RCPT_MAX)
+        return usage(err, "too many --to options (at most 100)", NULL);
+    mj_outcome rc = check_plain("--to", v, MJ_CLI_PATH_MAX, err);
+    if (rc == MJ_OK)
+        o->to[o->n_to++] = v;
+    return rc;
+}
+
+static mj_outcome opt_message(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)err;
+    o->message = v;
+    return MJ_OK;
+}
+
 static const struct opt_row opt_table[] = {
     {"security", '\0', "MODE", opt_security,
      "none|implicit|starttls|starttls-if-available|auto (default auto: by port)"},
@@ -261,6 +338,15 @@ static const struct opt_row opt_table[] = {
     {"json", '\0', NULL, opt_json, "print the outcome as one JSON object on stdout"},
     {"resolve", '\0', "HOST:PORT:ADDR", opt_resolve,
      "connect to ADDR for HOST:PORT, still verifying HOST"},
+    {"mechanism", '\0', "NAME", opt_mechanism, "use this SASL mechanism (default: the strongest)"},
+    {"allow-insecure-auth", '\0', NULL, opt_allow_insecure_auth,
+     "allow passwords and tokens over plaintext or unverified TLS"},
+    {"authzid", '\0', "ID", opt_authzid, "SASL authorization identity"},
+    {"token-file", '\0', "PATH", opt_token_file,
+     "read an OAuth 2.0 bearer token from the first line of PATH"},
+    {"from", '\0', "ADDRESS", opt_from, "SMTP: the envelope sender (\"<>\" for the null sender)"},
+    {"to", '\0', "ADDRESS", opt_to, "SMTP: an envelope recipient (repeat for more)"},
+    {"message", '\0', "PATH", opt_message, "the message to send or append ('-' = stdin)"},
     {"version", 'V', NULL, opt_version, "print the version and exit"},
     {"help", 'h', NULL, opt_help, "print this help and exit"},
 };
@@ -329,24 +415,31 @@ static bool is_option(const char *a)
     return a[0] == '-' && a[1] != '\0';
 }
 
-/* Read the first line of --password-file; the password is never quoted. */
-static mj_outcome read_password(mj_cli_options *o, mj_error *err)
+/*
+ * Read the first line of a secret file (--password-file, --token-file) into
+ * out (cap bytes, NUL included); CR/LF stripped; the secret is never quoted
+ * in a message, only the file's path.
+ */
+static mj_outcome read_secret_line(const char *opt, const char *path, char *out, size_t cap,
+                                   mj_error *err)
 {
-    char buf[MJ_CLI_PASSWORD_MAX + 2];
+    char buf[MJ_SASL_TOKEN_MAX + 2];
+    char what[128];
     size_t n = 0;
     mj_outcome rc = MJ_OK;
-    int fd = open(o->password_file, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        char what[96];
-        snprintf(what, sizeof what, "cannot open --password-file (%s):", strerror(errno));
-        return usage(err, what, o->password_file);
+        snprintf(what, sizeof what, "cannot open %s (%s):", opt, strerror(errno));
+        return usage(err, what, path);
     }
-    while (n < sizeof buf) {
-        ssize_t got = read(fd, buf + n, sizeof buf - n);
+    size_t want = cap + 1 < sizeof buf ? cap + 1 : sizeof buf;
+    while (n < want) {
+        ssize_t got = read(fd, buf + n, want - n);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
-            rc = usage(err, "cannot read --password-file", o->password_file);
+            snprintf(what, sizeof what, "cannot read %s", opt);
+            rc = usage(err, what, path);
             break;
         }
         if (got == 0)
@@ -358,20 +451,41 @@ static mj_outcome read_password(mj_cli_options *o, mj_error *err)
     size_t len = nl != NULL ? (size_t)(nl - buf) : n;
     if (len > 0 && buf[len - 1] == '\r')
         len--;
-    if (rc == MJ_OK && (len >= MJ_CLI_PASSWORD_MAX || (nl == NULL && n == sizeof buf)))
-        rc = usage(err, "the password is too long (at most 1023 bytes) in", o->password_file);
-    if (rc == MJ_OK && len == 0)
-        rc = usage(err, "the first line is empty in --password-file", o->password_file);
+    if (rc == MJ_OK && (len >= cap || (nl == NULL && n == want))) {
+        snprintf(what, sizeof what, "the first line is too long (at most %zu bytes) in %s", cap - 1,
+                 opt);
+        rc = usage(err, what, path);
+    }
+    if (rc == MJ_OK && len == 0) {
+        snprintf(what, sizeof what, "the first line is empty in %s", opt);
+        rc = usage(err, what, path);
+    }
     for (size_t i = 0; rc == MJ_OK && i < len; i++) {
-        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
-            rc = usage(err, "the password contains a control byte in", o->password_file);
+        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
+            snprintf(what, sizeof what, "the first line contains a control byte in %s", opt);
+            rc = usage(err, what, path);
+        }
     }
     if (rc == MJ_OK) {
-        memcpy(o->password, buf, len);
-        o->password[len] = '\0';
-        o->has_password = true;
+        memcpy(out, buf, len);
+        out[len] = '\0';
     }
     explicit_bzero(buf, sizeof buf);
+    return rc;
+}
+
+static mj_outcome read_password(mj_cli_options *o, mj_error *err)
+{
+    mj_outcome rc = read_secret_line("--password-file", o->password_file, o->password,
+                                     sizeof o->password, err);
+    o->has_password = rc == MJ_OK;
+    return rc;
+}
+
+static mj_outcome read_token(mj_cli_options *o, mj_error *err)
+{
+    mj_outcome rc = read_secret_line("--token-file", o->token_file, o->token, sizeof o->token, err);
+    o->has_token = rc == MJ_OK;
     return rc;
 }
 
@@ -414,6 +528,8 @@ static mj_outcome finish(mj_cli_options *o, const char *url_text, mj_error *err)
     if (o->user[0] == '\0')
         memcpy(o->user, o->url.user, sizeof o->user);
     if (o->password_file != NULL && (rc = read_password(o, err)) != MJ_OK)
+        return rc;
+    if (o->token_file != NULL && (rc = read_token(o, err)) != MJ_OK)
         return rc;
     return settle_security(o, err);
 }

@@ -279,7 +279,7 @@ static void test_password_file(void **state)
     unlink(p);
 
     p = temp_file("bad\x01pass\n", 9);
-    parse_usage("the password contains a control byte in", "--password-file", p, "imap://h",
+    parse_usage("the first line contains a control byte in --password-file", "--password-file", p, "imap://h",
                 "probe", NULL);
     assert_null(strstr(err.message, "pass\x01"));
     assert_null(strstr(err.message, "bad"));
@@ -288,7 +288,7 @@ static void test_password_file(void **state)
     static char big[MJ_CLI_PASSWORD_MAX + 10];
     memset(big, 'x', sizeof big);
     p = temp_file(big, MJ_CLI_PASSWORD_MAX); /* 1024 bytes, no newline: too long */
-    parse_usage("the password is too long (at most 1023 bytes)", "--password-file", p, "imap://h",
+    parse_usage("the first line is too long (at most 1023 bytes) in --password-file", "--password-file", p, "imap://h",
                 "probe", NULL);
     assert_null(strstr(err.message, "xxxx"));
     unlink(p);
@@ -429,6 +429,74 @@ static void test_help_lists_every_option(void **state)
     free(text);
 }
 
+/* Authentication and SMTP envelope options (SECURITY-CASES #136: no control
+ * byte may reach a command line). */
+static void test_auth_and_envelope_options(void **state)
+{
+    (void)state;
+    parse_ok("smtp://h", "--mechanism", "scram-sha-256", "--allow-insecure-auth", "--authzid", "bob",
+             "--from", "<>", "--to", "a@example.org", "--to", "b@example.org", "--message", "-",
+             "send", NULL);
+    assert_int_equal(opts.mechanism, MJ_SASL_SCRAM_SHA_256);
+    assert_true(opts.allow_insecure_auth);
+    assert_string_equal(opts.authzid, "bob");
+    assert_string_equal(opts.from, "<>");
+    assert_int_equal(opts.n_to, 2);
+    assert_string_equal(opts.to[1], "b@example.org");
+    assert_string_equal(opts.message, "-");
+
+    parse_usage("--from contains a control byte", "--from", "a@b\r\nDATA", "smtp://h", "send",
+                NULL);
+    parse_usage("--to contains a control byte", "--to", "a@b\nRCPT TO:<c@d>", "smtp://h", "send",
+                NULL);
+    parse_usage("option needs a non-empty value: '--to'", "--to", "", "smtp://h", "send", NULL);
+    parse_usage("--authzid contains a control byte", "--authzid", "x\ty", "imap://h", "probe",
+                NULL);
+    parse_usage("--mechanism must be a SASL mechanism", "--mechanism", "DIGEST-MD5", "imap://h",
+                "probe", NULL);
+    char long_addr[300];
+    memset(long_addr, 'a', sizeof long_addr - 1);
+    long_addr[sizeof long_addr - 1] = '\0';
+    parse_usage("--from is longer than 256 bytes", "--from", long_addr, "smtp://h", "send", NULL);
+
+    /* 100 recipients pass, the 101st is refused. */
+    static char *argv[2 + 2 * 101 + 3];
+    int argc = 0;
+    argv[argc++] = (char *)"mj";
+    for (int i = 0; i < 101; i++) {
+        argv[argc++] = (char *)"--to";
+        argv[argc++] = (char *)"r@example.org";
+    }
+    argv[argc++] = (char *)"smtp://h";
+    argv[argc++] = (char *)"send";
+    argv[argc] = NULL;
+    mj_error_clear(&err);
+    assert_int_equal(mj_cli_parse(argc, argv, &opts, &err), MJ_USAGE);
+    assert_non_null(strstr(err.message, "too many --to options"));
+    argv[2 * 100 + 1] = (char *)"smtp://h";
+    argv[2 * 100 + 2] = (char *)"send";
+    argv[2 * 100 + 3] = NULL;
+    mj_error_clear(&err);
+    assert_int_equal(mj_cli_parse(2 * 100 + 3, argv, &opts, &err), MJ_OK);
+    assert_int_equal(opts.n_to, 100);
+}
+
+static void test_token_file(void **state)
+{
+    (void)state;
+    const char *p = temp_file("ya29.token-value\r\nsecond line\n", 30);
+    parse_ok("--token-file", p, "imap://alice@h", "probe", NULL);
+    assert_true(opts.has_token);
+    assert_string_equal(opts.token, "ya29.token-value");
+    unlink(p);
+    p = temp_file("\n", 1);
+    parse_usage("the first line is empty in --token-file", "--token-file", p, "imap://h", "probe",
+                NULL);
+    unlink(p);
+    parse_usage("cannot open --token-file", "--token-file", "/nonexistent/token", "imap://h",
+                "probe", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +508,8 @@ int main(void)
         cmocka_unit_test(test_security_modes),
         cmocka_unit_test(test_user),
         cmocka_unit_test(test_password_file),
+        cmocka_unit_test(test_auth_and_envelope_options),
+        cmocka_unit_test(test_token_file),
         cmocka_unit_test(test_tls_options),
         cmocka_unit_test(test_millisecond_options),
         cmocka_unit_test(test_resolve),

@@ -287,7 +287,7 @@ def test_password_file_with_control_byte_is_not_echoed(tmp_path):
     path.write_bytes(PASSWORD.encode() + b"\x01\n")
     p = run("--json", "--password-file", str(path), "imap://h", "probe")
     assert p.returncode == 2
-    assert "the password contains a control byte" in p.stderr
+    assert "the first line contains a control byte in --password-file" in p.stderr
     assert_no_password(p)
 
 
