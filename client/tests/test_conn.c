@@ -68,7 +68,7 @@ static void cnt_close(mj_transport *t)
 }
 
 static const mj_transport_ops cnt_ops = {"counting", cnt_read,     cnt_write, cnt_pending,
-                                         cnt_starttls, cnt_tls_info, cnt_close};
+                                         cnt_starttls, cnt_tls_info, cnt_close, NULL};
 
 static mj_timeouts g_timeouts = {1000, 1000, 0};
 
