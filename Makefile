@@ -9,7 +9,8 @@
 #   make clean
 #
 # Variables: CC (gcc), SANITIZE (e.g. address,undefined), BUILD (build dir),
-# V=1 (echo commands), SCENARIOS (scenario dir for conformance), ADAPTERS.
+# V=1 (echo commands); for conformance: SCENARIOS (scenario dir), ADAPTERS (mj,curl,python),
+# GATE (adapters that decide the exit status, default mj), JUNIT (path), PYTEST_ARGS (-n auto).
 
 ifeq ($(origin CC),default)
 CC       := gcc
@@ -169,14 +170,24 @@ valgrind: all $(TESTS)
 
 # ---- conformance ----------------------------------------------------------------
 
+# The harness (harness/, README.md "Conformance harness"): every scenario with
+# every adapter; the exit status judges GATE (default mj) only.
+REPORT   ?= build/report
+JUNIT    ?= $(REPORT)/junit.xml
+GATE     ?= mj
+
 conformance: all
-	$(Q)env $(TEST_ENV) $(PYTHON) ci/conformance.py $(if $(SCENARIOS),--scenarios $(SCENARIOS)) \
-	    $(if $(ADAPTERS),--adapters $(ADAPTERS))
+	$(Q)mkdir -p $(REPORT) $(dir $(JUNIT))
+	$(Q)env $(TEST_ENV) $(PYTHON) -m pytest harness -q -p no:cacheprovider --tb=no \
+	    --continue-on-collection-errors --report-dir $(REPORT) --junitxml $(JUNIT) \
+	    -o junit_family=xunit1 --gate $(GATE) $(if $(SCENARIOS),--scenarios $(SCENARIOS)) \
+	    $(if $(ADAPTERS),--adapters $(ADAPTERS)) $(PYTEST_ARGS)
 
 # ---- benchmarks -------------------------------------------------------------------
 
 bench: all $(BENCHES)
 	$(Q)for b in $(BENCHES); do echo "== $$b"; env $(TEST_ENV) $$b || exit 1; done
+	$(Q)env $(TEST_ENV) $(PYTHON) harness/bench.py
 
 # ---- CI ------------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""mailjig's conformance harness: the pytest plugin, adapters and report."""

@@ -1,0 +1,134 @@
+"""The `mj` adapter: mailjig's own command, `mj --json`.
+
+mj reports the outcome class itself (its JSON `outcome`, and an exit code per
+class), so no mapping is needed: the adapter only builds the command line.
+Each protocol issue adds its operations to OPS (op -> mj operation and the
+arguments it takes); until then every other op is not applicable.
+"""
+import json
+import os
+import re
+import shlex
+import subprocess
+
+from .. import core
+from .base import Adapter, SCHEMES, effective_security
+
+# op -> function(scenario) returning mj's operation words.
+OPS = {
+    "probe": lambda sc: ["probe"],
+}
+# op -> the security modes mj can run it with (after `auto` is resolved by port).
+OP_SECURITY = {
+    "probe": {"none", "implicit"},   # probe does not speak STARTTLS yet
+}
+
+
+class MjAdapter(Adapter):
+    name = "mj"
+    ops = frozenset(OPS)
+
+    def __init__(self, binary=None):
+        self.binary = binary or os.path.join(core.BIN, "mj")
+        self._help_ops = None
+
+    def available(self):
+        if not os.access(self.binary, os.X_OK):
+            return f"{self.binary} is not built"
+        return None
+
+    def help_ops(self):
+        """The operations `mj --help` lists (to say why one is missing)."""
+        if self._help_ops is None:
+            try:
+                out = subprocess.run([self.binary, "--help"], capture_output=True, text=True,
+                                     timeout=10).stdout
+            except (OSError, subprocess.SubprocessError):
+                out = ""
+            body = out.split("operations:", 1)[-1].split("exit codes:", 1)[0]
+            self._help_ops = set(re.findall(r"^\s+([a-z0-9_.-]+)\s", body, re.M))
+        return self._help_ops
+
+    def op_reason(self, scenario):
+        listed = self.help_ops()
+        short = scenario.op.split(".", 1)[-1]
+        if scenario.op in listed or short in listed:
+            return f"mj lists {scenario.op} but the adapter does not map it yet"
+        return f"mj has no operation {scenario.op} yet"
+
+    def command(self, scenario, ep, workdir):
+        c = scenario.client
+        sec = effective_security(scenario, ep.port)
+        plain, tls = SCHEMES[scenario.protocol]
+        scheme = tls if sec == "implicit" else plain
+        cmd = [self.binary, "--json", "--security", scenario.security,
+               "--resolve", f"{ep.host}:{ep.port}:{ep.addr}",
+               "--log", os.path.join(workdir, "client.log")]
+        trust = c.get("trust", "test-ca")
+        if trust == "test-ca":
+            cmd += ["--cafile", os.path.join(core.CERTS, "ca.crt")]
+        elif trust == "insecure":
+            cmd += ["--insecure"]
+        if "timeout_ms" in c:
+            cmd += ["--timeout-ms", str(c["timeout_ms"])]
+        if "user" in c:
+            cmd += ["--user", str(c["user"])]
+        if "password" in c:
+            pw = os.path.join(workdir, "password")
+            with open(pw, "w") as f:
+                f.write(str(c["password"]) + "\n")
+            cmd += ["--password-file", pw]
+        if c.get("mechanism"):
+            cmd += ["--mechanism", str(c["mechanism"])]
+        cmd += [f"{scheme}://{ep.host}:{ep.port}/", *OPS[scenario.op](scenario)]
+        return cmd
+
+    def extra_na(self, scenario):
+        allowed = OP_SECURITY.get(scenario.op)
+        if allowed is None:
+            return None
+        port = scenario.server.get("port")
+        sec = scenario.security
+        if sec == "auto":
+            if port is None:
+                return f"mj {scenario.op} with security auto needs server.port"
+            sec = "implicit" if port in (993, 995, 465) else "starttls-if-available"
+        if sec not in allowed:
+            return f"mj {scenario.op} does not support security {scenario.security} yet"
+        return None
+
+    def supports_mechanism(self, mech):
+        return "--mechanism" in self._help_text()
+
+    def _help_text(self):
+        try:
+            return subprocess.run([self.binary, "--help"], capture_output=True, text=True,
+                                  timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    def run(self, scenario, ep, workdir, limit_ms, run):
+        cmd = self.command(scenario, ep, workdir)
+        run.command = shlex.join(cmd)
+        rc, out, err, run.elapsed_ms = core.run_process(cmd, limit_ms)
+        try:
+            with open(os.path.join(workdir, "client.log"), errors="replace") as f:
+                run.client_log = f.read()
+        except OSError:
+            pass
+        if rc is None:
+            run.killed = True
+            run.outcome = "timeout"
+            run.message = f"killed by the harness after {limit_ms} ms (the scenario's limit)"
+            return
+        try:
+            doc = json.loads(out)
+            run.outcome = doc["outcome"]
+        except (ValueError, KeyError, TypeError):
+            run.crashed = (f"exit status {rc}, no JSON outcome on stdout; stdout: "
+                           f"{out.decode(errors='replace')[:500]!r}; stderr: "
+                           f"{err.decode(errors='replace')[-1000:]!r}")
+            return
+        run.reason = doc.get("reason") if doc.get("reason") not in (None, "none") else ""
+        run.message = doc.get("message", "")
+        run.result = doc.get("result") or {}

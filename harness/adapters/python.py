@@ -1,0 +1,125 @@
+"""The `python` adapter: imaplib, poplib and smtplib of Debian's /usr/bin/python3.
+
+The clients run in a long-lived worker process (pyworker.py), one per pytest
+process, so a scenario costs a request, not an interpreter start.  When a
+request outlives the scenario's limit the worker's process group is killed
+(the run is reported as a timeout) and the next request starts a new worker.
+The exception -> outcome class table is in pyworker.py and README.md.
+"""
+import json
+import os
+import selectors
+import signal
+import subprocess
+import time
+
+from .. import core
+from .base import Adapter, effective_security
+
+PYTHON = os.environ.get("MJ_HARNESS_PYTHON", "/usr/bin/python3")
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyworker.py")
+
+OPS = frozenset({"probe", "imap.login", "imap.list", "imap.select", "pop3.stat", "pop3.list",
+                 "pop3.uidl", "pop3.retr", "smtp.send"})
+
+
+class PythonAdapter(Adapter):
+    name = "python"
+    ops = OPS
+
+    def __init__(self):
+        self.proc = None
+
+    def available(self):
+        if not os.access(PYTHON, os.X_OK):
+            return f"{PYTHON} is not installed"
+        return None
+
+    def extra_na(self, scenario):
+        if scenario.client.get("trust") == "system":
+            return None
+        if scenario.op == "smtp.send" and not (scenario.client.get("args") or {}).get("to"):
+            return "smtplib needs at least one recipient"
+        return None
+
+    def _start(self):
+        self.proc = subprocess.Popen([PYTHON, WORKER], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     start_new_session=True)
+
+    def _kill(self):
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+            for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+            self.proc = None
+
+    def close(self):
+        self._kill()
+
+    def request(self, req, limit_ms):
+        """Send req; (answer dict or None when killed, elapsed ms, stderr when crashed)."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._kill()
+            self._start()
+        t0 = time.monotonic()
+        try:
+            self.proc.stdin.write((json.dumps(req) + "\n").encode())
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            err = self.proc.stderr.read().decode(errors="replace")
+            self._kill()
+            return {"crash": f"the worker died: {err}"}, 0.0
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        try:
+            ready = sel.select(limit_ms / 1000.0)
+        finally:
+            sel.close()
+        elapsed = (time.monotonic() - t0) * 1000.0
+        if not ready:
+            self._kill()
+            return None, elapsed
+        line = self.proc.stdout.readline()
+        elapsed = (time.monotonic() - t0) * 1000.0
+        if not line:
+            rc = self.proc.wait()
+            err = self.proc.stderr.read().decode(errors="replace")
+            self._kill()
+            return {"crash": f"the worker exited with status {rc}: {err[-2000:]}"}, elapsed
+        return json.loads(line), elapsed
+
+    def run(self, scenario, ep, workdir, limit_ms, run):
+        c = scenario.client
+        req = {"protocol": scenario.protocol, "op": scenario.op,
+               "security": effective_security(scenario, ep.port),
+               "host": ep.host, "port": ep.port, "addr": ep.addr,
+               "trust": c.get("trust", "test-ca"),
+               "cafile": os.path.join(core.CERTS, "ca.crt"),
+               "timeout_ms": int(c.get("timeout_ms", 10000)),
+               "args": c.get("args") or {}, "scenario_dir": os.path.dirname(scenario.path)}
+        for k in ("user", "password"):
+            if k in c:
+                req[k] = str(c[k])
+        run.command = f"{PYTHON} {WORKER} <<< {json.dumps({k: v for k, v in req.items() if k != 'password'})}"
+        answer, run.elapsed_ms = self.request(req, limit_ms)
+        if answer is None:
+            run.killed = True
+            run.outcome = "timeout"
+            run.message = f"killed by the harness after {limit_ms} ms (the scenario's limit)"
+            return
+        run.client_log = answer.get("log", "")
+        if "crash" in answer:
+            run.crashed = answer["crash"]
+            return
+        run.outcome = answer["outcome"]
+        run.reason = answer.get("reason", "")
+        run.message = answer.get("message", "")
+        run.result = answer.get("result") or {}

@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""make bench: the harness's per-scenario cost.
+
+Runs a plaintext and an implicit-TLS probe scenario (COPIES copies of each)
+through `pytest harness` with each adapter, serially and with -n 2, and
+prints the median and p95 wall time per scenario (mjfake start, client,
+judging) and the scenarios per second of the whole run (pytest start
+included).  Figures, not pass/fail.
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SRC = os.environ.get("MJ_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, SRC)
+from harness import adapters  # noqa: E402
+
+COPIES = int(os.environ.get("BENCH_COPIES", "40"))
+
+SCRIPT = """\
+name: {name}
+summary: bench
+protocol: imap
+tags: [bench]
+server:
+  tls: {tls}
+  steps:
+    - send: "* OK [CAPABILITY IMAP4rev1] bench"
+    - expect: "{{tag}} CAPABILITY"
+      optional: true
+      send: |
+        * CAPABILITY IMAP4rev1
+        {{tag}} OK done
+    - expect: "{{tag}} NOOP"
+      optional: true
+      send: "{{tag}} OK done"
+    - expect: "{{tag}} LOGOUT"
+      optional: true
+      send: |
+        * BYE bye
+        {{tag}} OK done
+    - expect: eof
+      optional: true
+client:
+  op: probe
+  security: {sec}
+expect:
+  outcome: ok
+"""
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
+def run(adapter, kind, workers, tmp):
+    d = os.path.join(tmp, f"{kind}")
+    if not os.path.isdir(d):
+        os.makedirs(d)
+        for i in range(COPIES):
+            tls, sec = ("implicit", "implicit") if kind == "tls" else ("none", "none")
+            with open(os.path.join(d, f"b{i:03d}.yaml"), "w") as f:
+                f.write(SCRIPT.format(name=f"bench-{kind}-{i:03d}", tls=tls, sec=sec))
+    rep = os.path.join(tmp, f"rep-{adapter}-{kind}-{workers}")
+    cmd = [sys.executable, "-m", "pytest", os.path.join(SRC, "harness"), "-q",
+           "-p", "no:cacheprovider", "--scenarios", d, "--adapters", adapter,
+           "--gate", adapter, "--report-dir", rep]
+    if workers > 1:
+        cmd += ["-n", str(workers)]
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=SRC)
+    total = time.monotonic() - t0
+    rows = json.load(open(os.path.join(rep, "conformance.json")))["results"]
+    ok = sum(r["status"] == "pass" for r in rows)
+    walls = [r["wall_ms"] for r in rows if r["status"] == "pass"]
+    if p.returncode != 0 or not walls:
+        return f"{adapter:<7} {kind:<6} -n {workers}  FAILED ({ok}/{len(rows)} passed)"
+    return (f"{adapter:<7} {kind:<6} -n {workers}  median {statistics.median(walls):6.1f} ms  "
+            f"p95 {pct(walls, 95):6.1f} ms  suite {total:5.2f} s = "
+            f"{len(rows) / total:6.1f} scenarios/s ({ok}/{len(rows)} passed)")
+
+
+def main():
+    names = [a for a in os.environ.get("ADAPTERS", "").split(",") if a] or adapters.installed()
+    print(f"== harness: per-scenario wall time, {COPIES} probe scenarios per row "
+          "(mjfake + client + judging; suite time includes pytest start)")
+    with tempfile.TemporaryDirectory(prefix="mjbench-") as tmp:
+        for a in names:
+            for kind in ("plain", "tls"):
+                for workers in (1, 2):
+                    print(run(a, kind, workers, tmp), flush=True)
+
+
+if __name__ == "__main__":
+    main()
