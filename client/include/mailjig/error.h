@@ -95,6 +95,9 @@ typedef enum mj_reason {
     MJ_R_REPLY_TOO_LARGE,    /* MJ_LIMIT reply_max */
     MJ_R_STREAM_TOO_LARGE,   /* a streamed payload exceeded its cap */
     MJ_R_BARE_LF,            /* a bare LF under MJ_BARE_LF_REJECT */
+    MJ_R_NESTING_TOO_DEEP,   /* parenthesized lists nested past a parser's depth cap */
+    MJ_R_TOO_MANY_TOKENS,    /* one response held more tokens than a parser's cap */
+    MJ_R_NUMBER_OVERFLOW,    /* a number larger than its grammar allows (32 or 63 bits) */
     /* internal */
     MJ_R_NO_MEMORY,
     MJ_R_LOCAL_IO,           /* a local file or sink failed */

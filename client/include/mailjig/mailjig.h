@@ -18,6 +18,8 @@
 #include "mailjig/sasl.h"
 #include "mailjig/transport.h"
 #include "mailjig/url.h"
+#include "mailjig/smtp.h"
+#include "mailjig/pop3.h"
 
 #define MJ_VERSION "0.1.0"
 
