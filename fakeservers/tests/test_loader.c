@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "core/server.h"
+#include "sasl/fk_sasl.h"
 #include "scenario/keys.h"
 #include "scenario/scenario.h"
 
@@ -71,7 +72,15 @@ static const struct {
     {"bad_placeholder", "5:15: expect: bad placeholder at character 1: '{' and a name of a-z, 0-9 and _ (at most 31, starting with a-z or _) and '}'"},
     {"bad_protocol", "2:11: protocol: expected one of imap, pop3, smtp, found http"},
     {"bad_regex", "5:20: expect: bad regex: Unmatched ( or \\("},
-    {"bad_sasl", "5:22: sasl: expected one of PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER, found DIGEST-MD5"},
+    {"sasl_token_for_plain", "5:49: expect: sasl PLAIN takes a password, not a token"},
+    {"sasl_fail_not_fitting", "5:66: expect: sasl PLAIN: scripted failure scram-error does not apply to PLAIN"},
+    {"sasl_unknown_fail", "5:66: fail: expected one of wrong-password, unknown-user, temporary, unsupported, challenge-not-base64, challenge-empty, challenge-oversized, scram-bad-signature, scram-foreign-nonce, scram-huge-iterations, scram-error, oauth-error, found sometimes"},
+    {"sasl_bad_salt", "5:80: scram_salt: expected standard base64 of 1 to 64 bytes"},
+    {"data_not_after_354", "7:7: after DATA and 354 the client sends the message: this step needs expect: {data: ...} (or eof)"},
+    {"apop_without_timestamp", "6:7: expect: apop needs a <timestamp> (\"<...@...>\") in the first text this connection sends"},
+    {"literal_max_not_imap", "4:16: literal_max applies to imap scenarios only"},
+    {"oversized_len_without_fail", "5:75: oversized_len goes with fail: challenge-oversized"},
+    {"bad_sasl", "5:22: sasl: expected one of PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, SCRAM-SHA-512 (each also -PLUS), XOAUTH2, OAUTHBEARER, ANONYMOUS, EXTERNAL, found DIGEST-MD5"},
     {"bad_sha256", "6:31: sha256: expected 64 hex digits, found 3 characters"},
     {"bad_tls", "4:8: tls: expected one of none, implicit, found starttls"},
     {"bad_tls_version", "5:12: tls_min: expected one of 1.0, 1.1, 1.2, 1.3, found 1.4"},
@@ -80,7 +89,7 @@ static const struct {
     {"comments_only", "1:1: empty file: expected a scenario mapping"},
     {"connection_bad_entry", "5:7: unknown key 'send' in a connection: expected one of steps"},
     {"data_not_smtp", "5:22: expect: data is SMTP DATA or BDAT content; this scenario's protocol is not smtp"},
-    {"dotstuff_without_file", "6:17: dotstuff applies to send_file, and there is none"},
+    {"dotstuff_without_send", "6:17: dotstuff applies to send or send_file, and there is none"},
     {"drip_and_fragment", "7:13: drip and fragment cannot shape the same send"},
     {"drip_missing_key", "6:13: missing required key 'every_ms' in drip"},
     {"drip_without_send", "6:13: drip shapes the step's send, and there is none"},
@@ -122,7 +131,7 @@ static const struct {
     {"two_documents", "2:1: a scenario is one YAML document; found a second one"},
     {"uncaptured_name", "6:13: send: {user} is not captured by an expect before it in this connection"},
     {"unknown_alias", "5:13: alias *greeting names no anchor defined (and finished) before it"},
-    {"unknown_server_key", "4:3: unknown key 'tsl' in server: expected one of tls, certificate, tls_min, tls_max, ciphers, port, accept, greeting_delay_ms, line_max, forbid, steps, connections"},
+    {"unknown_server_key", "4:3: unknown key 'tsl' in server: expected one of tls, certificate, tls_min, tls_max, ciphers, port, accept, greeting_delay_ms, line_max, literal_max, literal_continuation, data_max, forbid, steps, connections"},
     {"unknown_step_key", "6:7: unknown key 'sned' in a step: expected one of expect, optional, unordered, on_mismatch, sleep, send, send_raw, send_file, dotstuff, drip, fragment, starttls, close, reset, hang, shutdown_write"},
     {"unknown_top_key", "2:1: unknown key 'sumary' in the top level: expected one of name, summary, protocol, tags, source, server, client, expect"},
     {"unordered_single", "6:18: unordered applies to a list of two patterns or more"},
@@ -524,9 +533,32 @@ static void test_mutations(void **state)
     unlink(scratch);
 }
 
+/* The personalities' keys: SASL options, data mode by the 354 rule, dotstuff on send. */
+static void test_good_personalities(void **state)
+{
+    (void)state;
+    fk_scenario *s = load_good("personalities.yaml");
+    const fk_step *st = s->server.connections[0].steps;
+    assert_int_equal(s->server.data_max, 1000);
+    assert_int_equal(st[1].expect.kind, FK_EXPECT_SASL);
+    assert_string_equal(st[1].expect.sasl.mechanism, "SCRAM-SHA-256");
+    assert_int_equal(st[1].expect.sasl.scram_iterations, 8192);
+    ASSERT_BYTES(&st[1].expect.sasl.scram_salt, "ABC");
+    assert_string_equal(st[2].expect.sasl.password, "ya29.t0k");
+    assert_string_equal(fk_sasl_fail_name((fk_sasl_fail)st[2].expect.sasl.fail), "oauth-error");
+    assert_null(st[3].expect.sasl.user);
+    assert_null(st[3].expect.sasl.password);
+    assert_int_equal(st[5].expect.kind, FK_EXPECT_DATA);
+    assert_false(st[5].expect.data.bdat); /* after the pipelined 354 */
+    assert_true(st[6].expect.data.bdat);  /* nothing answered 354 before it */
+    assert_true(st[7].send.dotstuff);
+    fk_scenario_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_personalities),
         cmocka_unit_test(test_bad_files),      cmocka_unit_test(test_bad_files_all_listed),
         cmocka_unit_test(test_unreadable),     cmocka_unit_test(test_good_example),
         cmocka_unit_test(test_good_tls_implicit), cmocka_unit_test(test_good_smtp),

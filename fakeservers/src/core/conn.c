@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/core.h"
+#include "core/conn_internal.h"
 #include "core/match.h"
 #include "core/tls.h"
 
@@ -29,50 +29,6 @@
 #define FILE_CHUNK   16384    /* bytes read from a send_file at a time */
 #define WRITE_MAX    65536    /* most bytes handed to one write() when unshaped */
 #define DISCARD_MAX  4096     /* bytes read at once when input is thrown away */
-#define SHOW_MAX     200      /* bytes of a client line quoted in a message */
-
-typedef enum { R_NEXT, R_WAIT, R_GONE } run_result;
-
-struct fk_conn {
-    fk_srv *srv;
-    fk_conn *next, *prev;
-    unsigned id;
-    int fd;
-    SSL *ssl;
-    bool tls;
-    fk_client_hello hello;
-    const fk_script *script;   /* NULL: an accept: hang connection */
-    size_t step_i;
-    fk_phase phase, after_tls, after_flush;
-    char where[FK_WHERE_MAX];  /* the current step's FILE:LINE:COL, "" when none */
-    /* input */
-    unsigned char *in;
-    size_t in_len, in_cap, in_max;
-    size_t in_checked;         /* bytes of in already checked against forbid */
-    bool in_closed;            /* EOF or reset seen */
-    bool discard_input;        /* the client speaks TLS we do not answer */
-    bool got_bytes;            /* TLS_FAIL: the ClientHello arrived */
-    /* expect progress */
-    size_t n_matched;
-    bool *matched;             /* unordered sets */
-    char tag[FK_CAPTURE_VALUE_MAX];
-    fk_captures caps;
-    /* output */
-    unsigned char *out;
-    size_t out_len, out_off, out_cap;
-    bool out_dead;             /* writes failed: the peer is gone */
-    int ssl_retry_len;         /* SSL_write must be retried with this length */
-    FILE *file;                /* send_file being streamed */
-    bool file_dotstuff, file_bol; /* file_bol: at a line start */
-    const fk_step *shape;      /* drip/fragment of the current send, NULL: none */
-    size_t frag_i, unit_left;
-    bool gap_due;
-    /* timers */
-    uint64_t t_idle, t_phase, t_write;
-    bool timer_fired;          /* SLEEP / DELAY: the wait is over */
-    bool ssl_want_write;
-    bool close_notify;
-};
 
 static const char *phase_names[FK_PH_COUNT] = {
     "start", "delay", "step", "expect", "sleep", "send", "flush", "starttls",
@@ -87,30 +43,30 @@ static void conn_run(fk_conn *c);
 
 /* ---- small helpers --------------------------------------------------------- */
 
-static const fk_step *cur_step(const fk_conn *c)
+const fk_step *fk_conn_step(const fk_conn *c)
 {
     return c->script && c->step_i < c->script->n_steps ? &c->script->steps[c->step_i] : NULL;
 }
 
-static const char *where_or_null(const fk_conn *c)
+const char *fk_conn_where(const fk_conn *c)
 {
     return c->where[0] ? c->where : NULL;
 }
 
-static void event(fk_conn *c, const char *name, const char *data, json_t *extra)
+void fk_conn_event(fk_conn *c, const char *name, const char *data, json_t *extra)
 {
-    fk_transcript_event(c->srv->tr, c->id, name, data, c->tls, where_or_null(c), extra);
+    fk_transcript_event(c->srv->tr, c->id, name, data, c->tls, fk_conn_where(c), extra);
 }
 
 /* Quote up to SHOW_MAX bytes of a client line, escaped, for messages. */
-static void show_line(const unsigned char *p, size_t len, char *out, size_t out_size)
+void fk_conn_show_line(const unsigned char *p, size_t len, char *out, size_t out_size)
 {
     char esc[SHOW_MAX * 4 + 1];
     fk_escape_bytes(p, len > SHOW_MAX ? SHOW_MAX : len, esc, sizeof esc);
     snprintf(out, out_size, "'%s%s'", esc, len > SHOW_MAX ? "..." : "");
 }
 
-static void idle_cancel(fk_conn *c)
+void fk_conn_idle_cancel(fk_conn *c)
 {
     fk_loop_cancel(c->srv->loop, c->t_idle);
     c->t_idle = 0;
@@ -118,9 +74,9 @@ static void idle_cancel(fk_conn *c)
 
 static void on_idle(fk_loop *loop, void *arg);
 
-static void idle_arm(fk_conn *c)
+void fk_conn_idle_arm(fk_conn *c)
 {
-    idle_cancel(c);
+    fk_conn_idle_cancel(c);
     c->t_idle = fk_loop_timer(c->srv->loop, c->srv->idle_ms, on_idle, c);
 }
 
@@ -135,6 +91,8 @@ static void conn_free(fk_conn *c)
     fk_loop_unwatch(srv->loop, c->fd);
     SSL_free(c->ssl);
     close(c->fd);
+    fk_sasl_server_free(c->sasl);
+    fk_conn_data_free(c);
     if (c->file)
         fclose(c->file);
     if (c->prev)
@@ -154,7 +112,7 @@ static void conn_free(fk_conn *c)
 static run_result conn_finish(fk_conn *c, const char *why)
 {
     c->where[0] = '\0';
-    event(c, "close", why, NULL);
+    fk_conn_event(c, "close", why, NULL);
     fk_srv *srv = c->srv;
     conn_free(c);
     fk_srv_conn_done(srv);
@@ -181,7 +139,7 @@ static read_result read_some(fk_conn *c, unsigned char *p, size_t size, size_t *
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return RD_AGAIN;
-        event(c, n == 0 ? "eof" : "reset", n == 0 ? NULL : strerror(errno), NULL);
+        fk_conn_event(c, n == 0 ? "eof" : "reset", n == 0 ? NULL : strerror(errno), NULL);
         return RD_CLOSED;
     }
     ERR_clear_error();
@@ -197,11 +155,11 @@ static read_result read_some(fk_conn *c, unsigned char *p, size_t size, size_t *
     }
     char why[256];
     if (e == SSL_ERROR_ZERO_RETURN)
-        event(c, "eof", "close_notify", NULL);
+        fk_conn_event(c, "eof", "close_notify", NULL);
     else if (e == SSL_ERROR_SYSCALL && errno == ECONNRESET)
-        event(c, "reset", strerror(errno), NULL);
+        fk_conn_event(c, "reset", strerror(errno), NULL);
     else
-        event(c, "eof", fk_tls_error(why, sizeof why), NULL);
+        fk_conn_event(c, "eof", fk_tls_error(why, sizeof why), NULL);
     return RD_CLOSED;
 }
 
@@ -258,10 +216,10 @@ static void read_input(fk_conn *c)
             return;
         }
         fk_transcript_bytes(c->srv->tr, c->id, 'c', keep ? c->in + c->in_len : scratch, n,
-                            c->tls, where_or_null(c));
+                            c->tls, fk_conn_where(c));
         c->got_bytes = true;
         if (c->phase == FK_PH_EXPECT || c->phase == FK_PH_TLS_FAIL)
-            idle_arm(c);
+            fk_conn_idle_arm(c);
         if (keep) {
             c->in_len += n;
             scan_new_lines(c);
@@ -273,7 +231,7 @@ static void read_input(fk_conn *c)
  * The next complete line (CRLF or LF; at EOF the rest) in place, without its
  * line end; *used_out counts the line end too.  False when none is there.
  */
-static bool peek_line(const fk_conn *c, const unsigned char **line_out, size_t *len_out,
+bool fk_conn_peek_line(const fk_conn *c, const unsigned char **line_out, size_t *len_out,
                       size_t *used_out)
 {
     if (c->in_len == 0)
@@ -290,8 +248,9 @@ static bool peek_line(const fk_conn *c, const unsigned char **line_out, size_t *
     return true;
 }
 
-static void consume(fk_conn *c, size_t used)
+void fk_conn_consume(fk_conn *c, size_t used)
 {
+    c->lit_acked = 0; /* the head command changed */
     memmove(c->in, c->in + used, c->in_len - used);
     c->in_len -= used;
     c->in_checked = c->in_checked > used ? c->in_checked - used : 0;
@@ -299,7 +258,7 @@ static void consume(fk_conn *c, size_t used)
 
 /* ---- output ------------------------------------------------------------------------ */
 
-static int out_append(fk_conn *c, const void *p, size_t len)
+int fk_conn_out(fk_conn *c, const void *p, size_t len)
 {
     if (len == 0)
         return 0;
@@ -334,7 +293,7 @@ static const char *placeholder(const fk_conn *c, const char *name, size_t len)
  * placeholders stay as written, so a scenario bug shows in the transcript;
  * error lines use "*" for a missing {tag} (an untagged BAD is valid IMAP).
  */
-static int expand_text(fk_conn *c, const unsigned char *t, size_t len, bool error_line)
+int fk_conn_expand(fk_conn *c, const unsigned char *t, size_t len, bool error_line)
 {
     size_t i = 0;
     do {
@@ -347,14 +306,14 @@ static int expand_text(fk_conn *c, const unsigned char *t, size_t len, bool erro
             if (ph && v == NULL && error_line && ph == 5 && memcmp(t + i, "{tag}", 5) == 0)
                 v = "*";
             if (v != NULL) {
-                if (out_append(c, v, strlen(v)) != 0)
+                if (fk_conn_out(c, v, strlen(v)) != 0)
                     return -1;
                 i += ph;
-            } else if (out_append(c, t + i++, 1) != 0) {
+            } else if (fk_conn_out(c, t + i++, 1) != 0) {
                 return -1;
             }
         }
-        if (out_append(c, "\r\n", 2) != 0)
+        if (fk_conn_out(c, "\r\n", 2) != 0)
             return -1;
         i = end + 1;
     } while (i < len);
@@ -367,9 +326,9 @@ static int refill_file(fk_conn *c)
     unsigned char chunk[FILE_CHUNK];
     size_t n = fread(chunk, 1, sizeof chunk, c->file);
     for (size_t i = 0; i < n; i++) {
-        if (c->file_dotstuff && c->file_bol && chunk[i] == '.' && out_append(c, ".", 1) != 0)
+        if (c->file_dotstuff && c->file_bol && chunk[i] == '.' && fk_conn_out(c, ".", 1) != 0)
             return -1;
-        if (out_append(c, &chunk[i], 1) != 0)
+        if (fk_conn_out(c, &chunk[i], 1) != 0)
             return -1;
         c->file_bol = chunk[i] == '\n';
     }
@@ -381,7 +340,7 @@ static int refill_file(fk_conn *c)
             return -1;
         if (c->file_dotstuff) {
             const char *end = c->file_bol ? ".\r\n" : "\r\n.\r\n";
-            if (out_append(c, end, strlen(end)) != 0)
+            if (fk_conn_out(c, end, strlen(end)) != 0)
                 return -1;
         }
     }
@@ -397,7 +356,7 @@ static long write_some(fk_conn *c, const unsigned char *p, size_t n)
             return (long)w;
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             return 0;
-        event(c, "reset", strerror(errno), NULL);
+        fk_conn_event(c, "reset", strerror(errno), NULL);
         return -1;
     }
     int len = c->ssl_retry_len ? c->ssl_retry_len : (int)(n > INT32_MAX ? INT32_MAX : n);
@@ -413,7 +372,7 @@ static long write_some(fk_conn *c, const unsigned char *p, size_t n)
         return 0;
     }
     char why[256];
-    event(c, "reset", fk_tls_error(why, sizeof why), NULL);
+    fk_conn_event(c, "reset", fk_tls_error(why, sizeof why), NULL);
     return -1;
 }
 
@@ -440,7 +399,7 @@ static flush_result flush_output(fk_conn *c)
 {
     for (;;) {
         if (c->out_off == c->out_len && c->file != NULL && refill_file(c) != 0) {
-            event(c, "close", "cannot read send_file", NULL);
+            fk_conn_event(c, "close", "cannot read send_file", NULL);
             c->srv->internal = true;
             return FL_DEAD;
         }
@@ -463,7 +422,7 @@ static flush_result flush_output(fk_conn *c)
         if (w == 0)
             return FL_WAIT;
         fk_transcript_bytes(c->srv->tr, c->id, 's', c->out + c->out_off, (size_t)w, c->tls,
-                            where_or_null(c));
+                            fk_conn_where(c));
         c->out_off += (size_t)w;
         if (c->shape != NULL && (c->unit_left -= (size_t)w) == 0)
             c->gap_due = true;
@@ -484,29 +443,30 @@ static void drop_output(fk_conn *c)
 
 /*
  * Fail the run: record "FILE:LINE:COL: msg" as event kind, print it on
- * diag_out, send the step's on_mismatch (or the personality's error line)
- * when send_error, then close.
+ * diag_out, send the step's on_mismatch (or reply, or the personality's
+ * error line) when send_error, then close.
  */
-static void conn_fail(fk_conn *c, const char *kind, const char *where, const char *msg,
-                      bool send_error)
+void fk_conn_fail(fk_conn *c, const char *kind, const char *where, const char *msg,
+                  bool send_error, const char *reply)
 {
     char full[FK_DIAG_MAX];
     snprintf(full, sizeof full, "%s: %s", where, msg);
-    event(c, kind, full, NULL);
+    fk_conn_event(c, kind, full, NULL);
     fk_srv_diag(c->srv, full);
     drop_output(c);
     fk_loop_cancel(c->srv->loop, c->t_write);
     c->t_write = 0;
-    idle_cancel(c);
+    fk_conn_idle_cancel(c);
     c->shape = NULL;
     c->gap_due = false;
-    const fk_step *s = cur_step(c);
+    const fk_step *s = fk_conn_step(c);
     if (send_error && !c->out_dead) {
+        if (reply == NULL)
+            reply = c->srv->pers->error_line;
         if (s != NULL && s->has_on_mismatch)
-            expand_text(c, s->on_mismatch.data, s->on_mismatch.len, true);
+            fk_conn_expand(c, s->on_mismatch.data, s->on_mismatch.len, true);
         else
-            expand_text(c, (const unsigned char *)c->srv->pers->error_line,
-                        strlen(c->srv->pers->error_line), true);
+            fk_conn_expand(c, (const unsigned char *)reply, strlen(reply), true);
     }
     c->discard_input = true;
     c->close_notify = true;
@@ -514,10 +474,12 @@ static void conn_fail(fk_conn *c, const char *kind, const char *where, const cha
     c->phase = FK_PH_FLUSH;
 }
 
-static void remember_tag(fk_conn *c, const unsigned char *line, size_t len)
+void fk_conn_remember_tag(fk_conn *c, const unsigned char *line, size_t len)
 {
     size_t a = fk_atom_len((const char *)line, len);
-    if (c->srv->pers->first_atom_is_tag && a > 0 && a < sizeof c->tag) {
+    /* a command is "tag SP ...": a line of one atom (IDLE's DONE) is not one */
+    if (c->srv->pers->first_atom_is_tag && a > 0 && a < sizeof c->tag && a < len &&
+        line[a] == ' ') {
         memcpy(c->tag, line, a);
         c->tag[a] = '\0';
     }
@@ -538,12 +500,12 @@ static bool check_forbid(fk_conn *c, const unsigned char *line, size_t len)
             if (fk_match_line(p, (const char *)line, len, NULL) != FK_MATCH_YES)
                 continue;
             char where[FK_WHERE_MAX], shown[SHOW_MAX * 4 + 8], msg[FK_DIAG_MAX];
-            remember_tag(c, line, len);
+            fk_conn_remember_tag(c, line, len);
             fk_srv_where(c->srv, p->pos, where, sizeof where);
-            show_line(line, len, shown, sizeof shown);
+            fk_conn_show_line(line, len, shown, sizeof shown);
             snprintf(msg, sizeof msg, "forbidden pattern '%s'%s matched client line %s",
                      p->source, k == 0 ? " (before TLS)" : "", shown);
-            conn_fail(c, "oracle", where, msg, true);
+            fk_conn_fail(c, "oracle", where, msg, true, NULL);
             return true;
         }
     }
@@ -558,6 +520,14 @@ static void describe_expect(const fk_conn *c, const fk_step *s, char *out, size_
         snprintf(out, out_size, "eof");
         return;
     }
+    if (e->kind == FK_EXPECT_SASL || e->kind == FK_EXPECT_APOP) {
+        fk_conn_describe_sasl(c, s, out, out_size);
+        return;
+    }
+    if (e->kind == FK_EXPECT_DATA) {
+        fk_conn_describe_data(c, s, out, out_size);
+        return;
+    }
     if (!e->unordered) {
         snprintf(out, out_size, "'%s'", e->patterns[c->n_matched].source);
         return;
@@ -569,12 +539,12 @@ static void describe_expect(const fk_conn *c, const fk_step *s, char *out, size_
                                   e->patterns[i].source);
 }
 
-static void expect_failed(fk_conn *c, const fk_step *s, const char *got)
+void fk_conn_expect_failed(fk_conn *c, const fk_step *s, const char *got, const char *reply)
 {
     char want[FK_DIAG_MAX / 2], msg[FK_DIAG_MAX];
     describe_expect(c, s, want, sizeof want);
     snprintf(msg, sizeof msg, "expected %s, got %s", want, got);
-    conn_fail(c, "mismatch", c->where, msg, true);
+    fk_conn_fail(c, "mismatch", c->where, msg, true, reply);
 }
 
 /* ---- phases ----------------------------------------------------------------------- */
@@ -632,7 +602,7 @@ static run_result ph_delay(fk_conn *c)
 
 static run_result ph_step(fk_conn *c)
 {
-    const fk_step *s = cur_step(c);
+    const fk_step *s = fk_conn_step(c);
     if (s == NULL) { /* the script is over: close politely */
         c->where[0] = '\0';
         c->close_notify = true;
@@ -640,6 +610,10 @@ static run_result ph_step(fk_conn *c)
         return R_NEXT;
     }
     fk_srv_where(c->srv, s->pos, c->where, sizeof c->where);
+    c->auto_reply = NULL;
+    fk_sasl_server_free(c->sasl);
+    c->sasl = NULL;
+    fk_conn_data_free(c);
     c->n_matched = 0;
     free(c->matched);
     c->matched = NULL;
@@ -652,9 +626,9 @@ static run_result ph_step(fk_conn *c)
     return R_NEXT;
 }
 
-static run_result skip_step(fk_conn *c)
+run_result fk_conn_skip_step(fk_conn *c)
 {
-    idle_cancel(c);
+    fk_conn_idle_cancel(c);
     c->step_i++;
     c->phase = FK_PH_STEP;
     return R_NEXT;
@@ -679,16 +653,16 @@ static long match_expect(fk_conn *c, const fk_step *s, const unsigned char *line
 }
 
 /* The client is gone (EOF, reset, dead TLS) while step s waits. */
-static run_result expect_gone(fk_conn *c, const fk_step *s)
+run_result fk_conn_expect_gone(fk_conn *c, const fk_step *s)
 {
     if (s->expect.kind == FK_EXPECT_EOF) {
-        idle_cancel(c);
+        fk_conn_idle_cancel(c);
         c->phase = FK_PH_SLEEP;
         return R_NEXT;
     }
     if (s->optional && c->n_matched == 0)
-        return skip_step(c);
-    expect_failed(c, s, "eof");
+        return fk_conn_skip_step(c);
+    fk_conn_expect_failed(c, s, "eof", NULL);
     return R_NEXT;
 }
 
@@ -699,53 +673,101 @@ static run_result expect_line(fk_conn *c, const fk_step *s, const unsigned char 
     char shown[SHOW_MAX * 4 + 8];
     long i = s->expect.kind == FK_EXPECT_LINES ? match_expect(c, s, line, len) : -1;
     if (i == -1 && s->optional && c->n_matched == 0)
-        return skip_step(c); /* the line stays for the next step */
+        return fk_conn_skip_step(c); /* the line stays for the next step */
     if (i < 0) {
-        remember_tag(c, line, len); /* the error line answers this command */
-        show_line(line, len, shown, sizeof shown);
+        fk_conn_remember_tag(c, line, len); /* the error line answers this command */
+        fk_conn_show_line(line, len, shown, sizeof shown);
         if (i == -2)
             strcat(shown, " (pattern too costly to match)");
-        expect_failed(c, s, shown);
+        fk_conn_expect_failed(c, s, shown, NULL);
         return R_NEXT;
     }
-    remember_tag(c, line, len);
-    consume(c, used);
+    fk_conn_remember_tag(c, line, len);
+    fk_conn_consume(c, used);
     if (s->expect.unordered)
         c->matched[i] = true;
     if (++c->n_matched == s->expect.n_patterns) {
-        idle_cancel(c);
+        fk_conn_idle_cancel(c);
         c->phase = FK_PH_SLEEP;
     }
     return R_NEXT;
 }
 
-static run_result ph_expect(fk_conn *c)
+run_result fk_conn_wait_input(fk_conn *c)
 {
-    const fk_step *s = cur_step(c);
-    if (s->expect.kind == FK_EXPECT_NONE) {
-        c->phase = FK_PH_SLEEP;
-        return R_NEXT;
-    }
+    if (c->t_idle == 0)
+        fk_conn_idle_arm(c);
+    return R_WAIT;
+}
+
+run_result fk_conn_expect_done(fk_conn *c)
+{
+    fk_conn_idle_cancel(c);
+    c->phase = FK_PH_SLEEP;
+    return R_NEXT;
+}
+
+run_result fk_conn_reply_and_expect(fk_conn *c)
+{
+    c->shape = NULL;
+    c->gap_due = false;
+    c->after_flush = FK_PH_EXPECT;
+    c->phase = FK_PH_FLUSH;
+    return R_NEXT;
+}
+
+run_result fk_conn_internal(fk_conn *c, const char *why)
+{
+    c->srv->internal = true;
+    return conn_finish(c, why);
+}
+
+static run_result expect_none(fk_conn *c, const fk_step *s)
+{
+    (void)s;
+    c->phase = FK_PH_SLEEP;
+    return R_NEXT;
+}
+
+/* expect: patterns or eof: one command (a line; IMAP: with its literals) at a time. */
+static run_result expect_lines(fk_conn *c, const fk_step *s)
+{
     const unsigned char *line;
     size_t len, used;
-    if (peek_line(c, &line, &len, &used))
+    char why[FK_DIAG_MAX / 4];
+    switch (fk_conn_peek_unit(c, &line, &len, &used, why, sizeof why)) {
+    case UNIT_READY:
         return expect_line(c, s, line, len, used);
-    if (c->in_closed)
-        return expect_gone(c, s);
-    if (c->in_len == c->in_max) {
-        char got[128];
-        snprintf(got, sizeof got, "a line longer than line_max (%zu bytes)", c->srv->line_max);
-        expect_failed(c, s, got);
+    case UNIT_REPLY:
+        return fk_conn_reply_and_expect(c);
+    case UNIT_ERROR: { /* the error line answers the command that broke the cap */
+        const unsigned char *lf = memchr(c->in, '\n', c->in_len);
+        fk_conn_remember_tag(c, c->in, lf ? (size_t)(lf - c->in) : c->in_len);
+        fk_conn_expect_failed(c, s, why, NULL);
         return R_NEXT;
     }
-    if (c->t_idle == 0)
-        idle_arm(c);
-    return R_WAIT;
+    case UNIT_WAIT:
+        break;
+    }
+    return c->in_closed ? fk_conn_expect_gone(c, s) : fk_conn_wait_input(c);
+}
+
+/* How each kind of expect reads the client (the personalities' modes). */
+static fk_expect_fn *const expect_fns[] = {
+    [FK_EXPECT_NONE] = expect_none,          [FK_EXPECT_LINES] = expect_lines,
+    [FK_EXPECT_EOF] = expect_lines,          [FK_EXPECT_SASL] = fk_conn_expect_sasl,
+    [FK_EXPECT_DATA] = fk_conn_expect_data,  [FK_EXPECT_APOP] = fk_conn_expect_apop,
+};
+
+static run_result ph_expect(fk_conn *c)
+{
+    const fk_step *s = fk_conn_step(c);
+    return expect_fns[s->expect.kind](c, s);
 }
 
 static run_result ph_sleep(fk_conn *c)
 {
-    if (waiting(c, cur_step(c)->sleep_ms))
+    if (waiting(c, fk_conn_step(c)->sleep_ms))
         return R_WAIT;
     c->phase = FK_PH_SEND;
     return R_NEXT;
@@ -753,17 +775,23 @@ static run_result ph_sleep(fk_conn *c)
 
 static int queue_send(fk_conn *c, const fk_step *s)
 {
+    size_t from = c->out_len;
+    int rc = 0;
     switch (s->send.kind) {
     case FK_SEND_TEXT:
-        return expand_text(c, s->send.text.data, s->send.text.len, false);
+        rc = fk_conn_expand(c, s->send.text.data, s->send.text.len, false);
+        return rc == 0 && s->send.dotstuff ? fk_conn_dotstuff_tail(c, from) : rc;
     case FK_SEND_RAW:
-        return out_append(c, s->send.text.data, s->send.text.len);
+        return fk_conn_out(c, s->send.text.data, s->send.text.len);
     case FK_SEND_FILE:
         c->file = fopen(s->send.path, "rb");
         c->file_dotstuff = s->send.dotstuff;
         c->file_bol = true;
         return c->file ? 0 : -1;
-    case FK_SEND_NONE:
+    case FK_SEND_NONE: /* a personality's default answer (SASL, APOP), if any */
+        if (c->auto_reply != NULL)
+            return fk_conn_expand(c, (const unsigned char *)c->auto_reply, strlen(c->auto_reply),
+                                  false);
         break;
     }
     return 0;
@@ -771,7 +799,7 @@ static int queue_send(fk_conn *c, const fk_step *s)
 
 static run_result ph_send(fk_conn *c)
 {
-    const fk_step *s = cur_step(c);
+    const fk_step *s = fk_conn_step(c);
     c->after_flush = FK_PH_STARTTLS;
     c->phase = FK_PH_FLUSH;
     if (c->out_dead)
@@ -779,10 +807,17 @@ static run_result ph_send(fk_conn *c)
     c->shape = s->drip_bytes || s->n_fragment ? s : NULL;
     c->frag_i = c->unit_left = 0;
     c->gap_due = false;
+    if (c->out_off == c->out_len) /* all written: start the buffer over */
+        c->out_off = c->out_len = 0;
+    size_t from = c->out_len;
     if (queue_send(c, s) != 0 ||
-        (s->starttls.inject.len && out_append(c, s->starttls.inject.data, s->starttls.inject.len))) {
+        (s->starttls.inject.len && fk_conn_out(c, s->starttls.inject.data, s->starttls.inject.len))) {
         c->srv->internal = true;
         return conn_finish(c, s->send.kind == FK_SEND_FILE ? "cannot open send_file" : "out of memory");
+    }
+    if (!c->greeted && c->out_len > from) { /* the first thing sent: APOP's timestamp */
+        c->greeted = true;
+        fk_conn_note_greeting(c, c->out + from, c->out_len - from);
     }
     return R_NEXT;
 }
@@ -802,7 +837,7 @@ static run_result ph_flush(fk_conn *c)
 
 static run_result ph_starttls(fk_conn *c)
 {
-    const fk_starttls *t = &cur_step(c)->starttls;
+    const fk_starttls *t = &fk_conn_step(c)->starttls;
     if (t->kind == FK_STARTTLS_NONE || c->out_dead) {
         c->phase = FK_PH_END;
         return R_NEXT;
@@ -812,7 +847,7 @@ static run_result ph_starttls(fk_conn *c)
         snprintf(msg, sizeof msg,
                  "client sent %zu plaintext byte(s) after STARTTLS before the TLS handshake",
                  c->in_len);
-        conn_fail(c, "oracle", c->where, msg, false);
+        fk_conn_fail(c, "oracle", c->where, msg, false, NULL);
         return R_NEXT;
     }
     if (t->kind == FK_STARTTLS_HANDSHAKE)
@@ -826,7 +861,7 @@ static run_result ph_starttls(fk_conn *c)
 static void record_hello(fk_conn *c)
 {
     if (c->hello.seen)
-        event(c, "client-hello", NULL, fk_client_hello_json(&c->hello));
+        fk_conn_event(c, "client-hello", NULL, fk_client_hello_json(&c->hello));
 }
 
 static run_result ph_handshake(fk_conn *c)
@@ -834,13 +869,13 @@ static run_result ph_handshake(fk_conn *c)
     ERR_clear_error();
     int r = SSL_do_handshake(c->ssl);
     if (r == 1) {
-        idle_cancel(c);
+        fk_conn_idle_cancel(c);
         record_hello(c);
         c->tls = true;
         char info[128];
         snprintf(info, sizeof info, "%s %s", SSL_get_version(c->ssl),
                  SSL_CIPHER_get_name(SSL_get_current_cipher(c->ssl)));
-        event(c, "tls-handshake", info, NULL);
+        fk_conn_event(c, "tls-handshake", info, NULL);
         c->phase = c->after_tls;
         return R_NEXT;
     }
@@ -848,14 +883,14 @@ static run_result ph_handshake(fk_conn *c)
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
         c->ssl_want_write = e == SSL_ERROR_WANT_WRITE;
         if (c->t_idle == 0)
-            idle_arm(c);
+            fk_conn_idle_arm(c);
         return R_WAIT;
     }
     char why[256];
     record_hello(c);
-    event(c, "tls-failed", e == SSL_ERROR_SYSCALL ? "connection closed during the handshake"
+    fk_conn_event(c, "tls-failed", e == SSL_ERROR_SYSCALL ? "connection closed during the handshake"
                                                   : fk_tls_error(why, sizeof why), NULL);
-    idle_cancel(c);
+    fk_conn_idle_cancel(c);
     c->in_closed = c->out_dead = true;
     c->phase = c->after_tls;
     return R_NEXT;
@@ -864,22 +899,22 @@ static run_result ph_handshake(fk_conn *c)
 /* The scripted failure modes answer the ClientHello with these. */
 static run_result ph_tls_fail(fk_conn *c)
 {
-    const fk_starttls *t = &cur_step(c)->starttls;
+    const fk_starttls *t = &fk_conn_step(c)->starttls;
     if (!c->got_bytes && !c->in_closed) {
         if (c->t_idle == 0)
-            idle_arm(c);
+            fk_conn_idle_arm(c);
         return R_WAIT;
     }
-    idle_cancel(c);
+    fk_conn_idle_cancel(c);
     static const char *what[] = {[FK_STARTTLS_PLAINTEXT] = "answered the ClientHello with plaintext",
                                  [FK_STARTTLS_ALERT] = "answered the ClientHello with a fatal alert",
                                  [FK_STARTTLS_SILENCE] = "left the ClientHello unanswered"};
-    event(c, "tls-failed", what[t->kind], NULL);
+    fk_conn_event(c, "tls-failed", what[t->kind], NULL);
     int rc = 0;
     if (t->kind == FK_STARTTLS_PLAINTEXT)
-        rc = out_append(c, t->plaintext.data, t->plaintext.len);
+        rc = fk_conn_out(c, t->plaintext.data, t->plaintext.len);
     else if (t->kind == FK_STARTTLS_ALERT)
-        rc = out_append(c, fk_tls_alert_handshake_failure, sizeof fk_tls_alert_handshake_failure);
+        rc = fk_conn_out(c, fk_tls_alert_handshake_failure, sizeof fk_tls_alert_handshake_failure);
     if (rc != 0) {
         c->srv->internal = true;
         return conn_finish(c, "out of memory");
@@ -898,10 +933,10 @@ static void set_linger0(int fd)
 
 static run_result ph_end(fk_conn *c)
 {
-    switch (cur_step(c)->end) {
+    switch (fk_conn_step(c)->end) {
     case FK_END_CLOSE:
     case FK_END_CLOSE_NO_NOTIFY:
-        c->close_notify = cur_step(c)->end == FK_END_CLOSE;
+        c->close_notify = fk_conn_step(c)->end == FK_END_CLOSE;
         c->phase = FK_PH_CLOSE;
         return R_NEXT;
     case FK_END_RESET:
@@ -915,7 +950,7 @@ static run_result ph_end(fk_conn *c)
         if (c->tls && !c->out_dead)
             SSL_shutdown(c->ssl);
         shutdown(c->fd, SHUT_WR);
-        event(c, "close", "write side shut by the script (FIN)", NULL);
+        fk_conn_event(c, "close", "write side shut by the script (FIN)", NULL);
         break;
     case FK_END_NONE:
         break;
@@ -953,7 +988,7 @@ static run_result ph_hung(fk_conn *c)
     if (c->in_closed)
         return conn_finish(c, "hung connection closed by the client");
     if (c->t_idle == 0 && !c->srv->opt->repeat)
-        idle_arm(c);
+        fk_conn_idle_arm(c);
     return R_WAIT;
 }
 
@@ -1033,11 +1068,11 @@ static void on_idle(fk_loop *loop, void *arg)
     snprintf(got, sizeof got, "nothing within %u ms", c->srv->idle_ms);
     switch (c->phase) {
     case FK_PH_EXPECT:
-        expect_failed(c, cur_step(c), got);
+        fk_conn_expect_failed(c, fk_conn_step(c), got, NULL);
         break;
     case FK_PH_HANDSHAKE:
     case FK_PH_TLS_FAIL:
-        event(c, "tls-failed", c->phase == FK_PH_HANDSHAKE ? "handshake timed out"
+        fk_conn_event(c, "tls-failed", c->phase == FK_PH_HANDSHAKE ? "handshake timed out"
                                                             : "no ClientHello arrived", NULL);
         c->in_closed = c->out_dead = c->phase == FK_PH_HANDSHAKE;
         c->phase = c->phase == FK_PH_HANDSHAKE ? c->after_tls : FK_PH_END;
@@ -1063,6 +1098,8 @@ int fk_conn_start(fk_srv *srv, int fd, const fk_script *script, unsigned id)
     c->id = id;
     c->script = script;
     c->in_max = srv->line_max + 2; /* the line and its CRLF */
+    if (srv->pers->extra_mode == FK_READ_IMAP_LITERAL) /* a command: two lines and a literal */
+        c->in_max = 2 * (srv->line_max + 2) + srv->literal_max;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* each write its own segment */
     if (fk_loop_watch(srv->loop, fd, 0, on_io, c) != 0) {
@@ -1074,7 +1111,7 @@ int fk_conn_start(fk_srv *srv, int fd, const fk_script *script, unsigned id)
         srv->conns->prev = c;
     srv->conns = c;
     srv->n_active++;
-    event(c, "accept", script ? NULL : "accept: hang", NULL);
+    fk_conn_event(c, "accept", script ? NULL : "accept: hang", NULL);
     c->discard_input = script == NULL;
     c->phase = script ? FK_PH_START : FK_PH_HUNG;
     conn_run(c);

@@ -46,6 +46,8 @@ typedef struct fk_srv {
     bool internal;         /* exit 3 */
     uint64_t wait_timer;   /* waiting for the next scripted connection */
     size_t line_max;
+    size_t literal_max;    /* IMAP: largest client literal */
+    uint64_t data_max;     /* SMTP: largest message content */
     unsigned idle_ms;
 } fk_srv;
 

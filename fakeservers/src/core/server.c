@@ -10,6 +10,8 @@
 
 #include "core/core.h"
 #include "core/tls.h"
+#include "imap/literal.h"
+#include "smtp/data.h"
 
 void fk_srv_where(const fk_srv *srv, fk_pos pos, char *out, size_t out_size)
 {
@@ -160,6 +162,8 @@ int fk_serve(const fk_scenario *s, const fk_options *opt)
     fk_srv srv = {.sc = s, .opt = opt, .pers = fk_personality_get(s->protocol), .lfd = -1};
     const fk_server *sv = &s->server;
     srv.line_max = sv->line_max ? sv->line_max : FK_LINE_MAX_DEFAULT;
+    srv.literal_max = sv->literal_max ? sv->literal_max : FK_LITERAL_MAX_DEFAULT;
+    srv.data_max = sv->data_max ? sv->data_max : FK_DATA_MAX_DEFAULT;
     srv.idle_ms = opt->idle_timeout_ms ? opt->idle_timeout_ms : FK_IDLE_TIMEOUT_DEFAULT_MS;
     srv.n_expected = sv->accept == FK_ACCEPT_SERVE ? sv->n_connections
                      : sv->accept == FK_ACCEPT_REFUSE ? 0

@@ -181,3 +181,29 @@ SSL *fk_tls_new(SSL_CTX *ctx, int fd, fk_client_hello *hello)
     SSL_set_accept_state(ssl);
     return ssl;
 }
+
+int fk_tls_channel_binding(SSL *ssl, const char **type_out, unsigned char *buf, size_t buf_size,
+                           size_t *len_out)
+{
+    static const char label[] = "EXPORTER-Channel-Binding";
+    if (SSL_version(ssl) >= TLS1_3_VERSION) {
+        if (buf_size < 32 ||
+            SSL_export_keying_material(ssl, buf, 32, label, sizeof label - 1, NULL, 0, 0) != 1)
+            return -1;
+        *type_out = "tls-exporter";
+        *len_out = 32;
+        return 0;
+    }
+    X509 *cert = SSL_get_certificate(ssl);
+    int md_nid = NID_undef;
+    if (cert == NULL || !OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md_nid, NULL))
+        return -1;
+    const EVP_MD *md = md_nid == NID_md5 || md_nid == NID_sha1 ? EVP_sha256()
+                                                               : EVP_get_digestbynid(md_nid);
+    unsigned int n = 0;
+    if (md == NULL || (size_t)EVP_MD_get_size(md) > buf_size || X509_digest(cert, md, buf, &n) != 1)
+        return -1;
+    *type_out = "tls-server-end-point";
+    *len_out = n;
+    return 0;
+}

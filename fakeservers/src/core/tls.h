@@ -54,6 +54,16 @@ const char *fk_tls_version_name(unsigned v, char *buf, size_t buf_size);
 /* {"sni": ..., "versions": [...], "compression": bool}: a new reference. */
 json_t *fk_client_hello_json(const fk_client_hello *h);
 
+/*
+ * The channel binding a SCRAM-*-PLUS client of this connection uses (RFC
+ * 9266 / 5929): "tls-exporter" (32 bytes of keying material) on TLS 1.3,
+ * else "tls-server-end-point" (the hash of the server certificate, SHA-256
+ * for MD5 and SHA-1 signatures).  *type_out is static.  Returns 0, or -1
+ * (no certificate, a signature without a digest, buf too small).
+ */
+int fk_tls_channel_binding(SSL *ssl, const char **type_out, unsigned char *buf, size_t buf_size,
+                           size_t *len_out);
+
 /* The first OpenSSL error as text (clears the queue), for messages. */
 const char *fk_tls_error(char *buf, size_t buf_size);
 

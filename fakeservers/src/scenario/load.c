@@ -314,6 +314,10 @@ static void free_step(fk_step *st)
     free(st->expect.sasl.mechanism);
     free(st->expect.sasl.user);
     free(st->expect.sasl.password);
+    free(st->expect.sasl.scram_error);
+    free(st->expect.sasl.scram_salt.data);
+    free(st->expect.apop.user);
+    free(st->expect.apop.password);
     free(st->expect.data.contains);
     free(st->expect.data.equals_file);
     free(st->fragment);
@@ -338,6 +342,7 @@ void fk_scenario_free(fk_scenario *s)
     free_patterns(s->server.forbid.always, s->server.forbid.n_always);
     free(s->server.certificate);
     free(s->server.ciphers);
+    free(s->server.literal_continuation);
     for (size_t i = 0; i < s->n_tags; i++)
         free(s->tags[i]);
     free(s->tags);

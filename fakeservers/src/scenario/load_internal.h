@@ -91,6 +91,24 @@ bool fk_get_bytes(fk_ld *c, const fk_node *v, const char *what, fk_bytes *out);
 /* A readable regular file, resolved against the scenario's directory. */
 bool fk_get_path(fk_ld *c, const fk_node *v, const char *what, char **out);
 
+/* The mapping forms of expect: seen[] indexes of fk_sec_expect (load_step.c). */
+enum {
+    FK_EXP_RE, FK_EXP_TEXT, FK_EXP_ICASE, FK_EXP_SASL, FK_EXP_APOP, FK_EXP_DATA, FK_EXP_USER,
+    FK_EXP_PASSWORD, FK_EXP_TOKEN, FK_EXP_FAIL, FK_EXP_OVERSIZED_LEN, FK_EXP_SCRAM_ERROR,
+    FK_EXP_SCRAM_ITERATIONS, FK_EXP_SCRAM_SALT, FK_EXP_COUNT
+};
+
+/* The protocol expects (load_proto.c), from the mapping's seen[] keys. */
+bool fk_load_sasl(fk_ld *c, const fk_node *map, const fk_node **seen, fk_expect *e);
+bool fk_load_apop(fk_ld *c, const fk_node *map, const fk_node **seen, fk_expect *e);
+bool fk_load_data(fk_ld *c, const fk_node *v, fk_expect *e);
+/*
+ * Across the steps of one script (load_proto.c): how each expect: data reads
+ * (a DATA body after a 354, else BDAT), a DATA answered 354 followed by the
+ * data step, APOP after a greeting with a timestamp.
+ */
+bool fk_check_protocol_steps(fk_ld *c, const fk_node *list, fk_script *sc);
+
 /* The whole document (load_top.c). */
 bool fk_load_top(fk_ld *c, const fk_node *root);
 /* One script: a list of steps (load_step.c). */

@@ -167,83 +167,45 @@ bool fk_load_pattern(fk_ld *c, const fk_node *v, const char *what, bool record, 
 
 /* ---- expect ---------------------------------------------------------------------- */
 
-enum { EXP_RE, EXP_TEXT, EXP_ICASE, EXP_SASL, EXP_USER, EXP_PASSWORD, EXP_DATA };
-static const fk_key expect_keys[] = {
-    {"re", FK_T_STR, false, NULL},       {"text", FK_T_STR, false, NULL},
-    {"icase", FK_T_BOOL, false, NULL},   {"sasl", FK_T_STR, false, NULL},
-    {"user", FK_T_STR, false, NULL},     {"password", FK_T_STR, false, NULL},
-    {"data", FK_T_MAP, false, NULL},
+static const fk_key expect_keys[FK_EXP_COUNT] = {
+    [FK_EXP_RE] = {"re", FK_T_STR, false, NULL},
+    [FK_EXP_TEXT] = {"text", FK_T_STR, false, NULL},
+    [FK_EXP_ICASE] = {"icase", FK_T_BOOL, false, NULL},
+    [FK_EXP_SASL] = {"sasl", FK_T_STR, false, NULL},
+    [FK_EXP_APOP] = {"apop", FK_T_STR, false, NULL},
+    [FK_EXP_DATA] = {"data", FK_T_MAP, false, NULL},
+    [FK_EXP_USER] = {"user", FK_T_STR, false, NULL},
+    [FK_EXP_PASSWORD] = {"password", FK_T_STR, false, NULL},
+    [FK_EXP_TOKEN] = {"token", FK_T_STR, false, NULL},
+    [FK_EXP_FAIL] = {"fail", FK_T_STR, false, NULL},
+    [FK_EXP_OVERSIZED_LEN] = {"oversized_len", FK_T_INT, false, NULL},
+    [FK_EXP_SCRAM_ERROR] = {"scram_error", FK_T_STR, false, NULL},
+    [FK_EXP_SCRAM_ITERATIONS] = {"scram_iterations", FK_T_INT, false, NULL},
+    [FK_EXP_SCRAM_SALT] = {"scram_salt", FK_T_STR, false, NULL},
 };
-const fk_section fk_sec_expect = {"expect", "expect", expect_keys, 7};
+const fk_section fk_sec_expect = {"expect", "expect", expect_keys, FK_EXP_COUNT};
 
-enum { DATA_SHA256, DATA_CONTAINS, DATA_EQUALS_FILE };
-static const fk_key data_keys[] = {
-    {"sha256", FK_T_STR, false, NULL},
-    {"contains", FK_T_STR, false, NULL},
-    {"equals_file", FK_T_STR, false, NULL},
+/* Keys that belong to one kind of mapping expect, with the kinds they go with. */
+static const struct {
+    int key;
+    bool sasl, apop;
+} expect_owned[] = {
+    {FK_EXP_USER, true, true},           {FK_EXP_PASSWORD, true, true},
+    {FK_EXP_TOKEN, true, false},         {FK_EXP_FAIL, true, false},
+    {FK_EXP_OVERSIZED_LEN, true, false}, {FK_EXP_SCRAM_ERROR, true, false},
+    {FK_EXP_SCRAM_ITERATIONS, true, false}, {FK_EXP_SCRAM_SALT, true, false},
 };
-const fk_section fk_sec_data = {"data", "expect: data", data_keys, 3};
 
-static const char *const sasl_mechanisms[] = {
-    "PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "XOAUTH2", "OAUTHBEARER", NULL};
-
-static bool load_sasl(fk_ld *c, const fk_node *map, const fk_node **seen, fk_expect *e)
+static bool check_expect_owned(fk_ld *c, const fk_node **seen)
 {
-    fk_expect_sasl *s = &e->sasl;
-    if (!seen[EXP_USER] || !seen[EXP_PASSWORD])
-        return fk_fail(c, map, "expect: sasl needs user and password");
-    if (!fk_get_str(c, seen[EXP_SASL], "sasl", &s->mechanism) ||
-        !fk_get_str(c, seen[EXP_USER], "user", &s->user) ||
-        !fk_get_str(c, seen[EXP_PASSWORD], "password", &s->password))
-        return false;
-    for (char *p = s->mechanism; *p; p++)
-        *p = (char)toupper((unsigned char)*p);
-    for (const char *const *m = sasl_mechanisms; *m; m++) {
-        if (strcmp(*m, s->mechanism) == 0) {
-            e->kind = FK_EXPECT_SASL;
-            return true;
-        }
+    for (size_t i = 0; i < sizeof expect_owned / sizeof expect_owned[0]; i++) {
+        const fk_node *k = seen[expect_owned[i].key];
+        if (k == NULL || (expect_owned[i].sasl && seen[FK_EXP_SASL]) ||
+            (expect_owned[i].apop && seen[FK_EXP_APOP]))
+            continue;
+        return fk_fail(c, k, "expect: %s goes with %s", expect_keys[expect_owned[i].key].name,
+                       expect_owned[i].apop ? "sasl or apop" : "sasl");
     }
-    return fk_fail(c, seen[EXP_SASL],
-                   "sasl: expected one of PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, "
-                   "XOAUTH2, OAUTHBEARER, found %s", s->mechanism);
-}
-
-static bool hex_sha256(fk_ld *c, const fk_node *v, unsigned char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    if (v->len != 64)
-        return fk_fail(c, v, "sha256: expected 64 hex digits, found %zu characters", v->len);
-    for (size_t i = 0; i < 64; i++) {
-        const char *d = strchr(hex, tolower((unsigned char)v->value[i]));
-        if (!d || !*d)
-            return fk_fail(c, v, "sha256: expected 64 hex digits, found '%c' at %zu",
-                           v->value[i], i + 1);
-        out[i / 2] = (unsigned char)(out[i / 2] << 4 | (unsigned char)(d - hex));
-    }
-    return true;
-}
-
-static bool load_data(fk_ld *c, const fk_node *v, fk_expect *e)
-{
-    const fk_node *seen[FK_SECTION_KEYS_MAX];
-    fk_expect_data *d = &e->data;
-    if (c->s->protocol != FK_PROTO_SMTP)
-        return fk_fail(c, v, "expect: data is SMTP DATA or BDAT content; this scenario's "
-                             "protocol is not smtp");
-    if (!fk_apply_table(c, &fk_sec_data, v, NULL, seen))
-        return false;
-    if (!seen[DATA_SHA256] && !seen[DATA_CONTAINS] && !seen[DATA_EQUALS_FILE])
-        return fk_fail(c, v, "expect: data needs sha256, contains or equals_file");
-    if (seen[DATA_SHA256] && !hex_sha256(c, seen[DATA_SHA256], d->sha256))
-        return false;
-    d->has_sha256 = seen[DATA_SHA256] != NULL;
-    if (seen[DATA_CONTAINS] && !fk_get_str(c, seen[DATA_CONTAINS], "contains", &d->contains))
-        return false;
-    if (seen[DATA_EQUALS_FILE] &&
-        !fk_get_path(c, seen[DATA_EQUALS_FILE], "equals_file", &d->equals_file))
-        return false;
-    e->kind = FK_EXPECT_DATA;
     return true;
 }
 
@@ -252,31 +214,33 @@ static bool load_expect_map(fk_ld *c, const fk_node *v, fk_expect *e)
     const fk_node *seen[FK_SECTION_KEYS_MAX];
     if (!fk_apply_table(c, &fk_sec_expect, v, NULL, seen))
         return false;
-    const fk_node *kinds[] = {seen[EXP_RE], seen[EXP_TEXT], seen[EXP_SASL], seen[EXP_DATA]};
+    const fk_node *kinds[] = {seen[FK_EXP_RE], seen[FK_EXP_TEXT], seen[FK_EXP_SASL],
+                              seen[FK_EXP_APOP], seen[FK_EXP_DATA]};
     const fk_node *first = NULL;
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (kinds[i] && first)
             return fk_fail(c, later(first, kinds[i]),
-                           "expect: choose one of re, text, sasl and data");
+                           "expect: choose one of re, text, sasl, apop and data");
         first = first ? first : kinds[i];
     }
     if (!first)
-        return fk_fail(c, v, "expect: a mapping needs re, text, sasl or data");
-    if (seen[EXP_ICASE] && !seen[EXP_RE] && !seen[EXP_TEXT])
-        return fk_fail(c, seen[EXP_ICASE], "expect: icase applies to re or text");
-    if ((seen[EXP_USER] || seen[EXP_PASSWORD]) && !seen[EXP_SASL])
-        return fk_fail(c, seen[EXP_USER] ? seen[EXP_USER] : seen[EXP_PASSWORD],
-                       "expect: user and password go with sasl");
-    if (seen[EXP_SASL])
-        return load_sasl(c, v, seen, e);
-    if (seen[EXP_DATA])
-        return load_data(c, seen[EXP_DATA], e);
+        return fk_fail(c, v, "expect: a mapping needs re, text, sasl, apop or data");
+    if (seen[FK_EXP_ICASE] && !seen[FK_EXP_RE] && !seen[FK_EXP_TEXT])
+        return fk_fail(c, seen[FK_EXP_ICASE], "expect: icase applies to re or text");
+    if (!check_expect_owned(c, seen))
+        return false;
+    if (seen[FK_EXP_SASL])
+        return fk_load_sasl(c, v, seen, e);
+    if (seen[FK_EXP_APOP])
+        return fk_load_apop(c, v, seen, e);
+    if (seen[FK_EXP_DATA])
+        return fk_load_data(c, seen[FK_EXP_DATA], e);
     e->patterns = calloc(1, sizeof *e->patterns);
     if (!e->patterns)
         return fk_fail(c, v, "out of memory");
     e->n_patterns = 1;
     e->kind = FK_EXPECT_LINES;
-    return build_pattern(c, first, first == seen[EXP_RE], seen[EXP_ICASE], "expect", true,
+    return build_pattern(c, first, first == seen[FK_EXP_RE], seen[FK_EXP_ICASE], "expect", true,
                          e->patterns);
 }
 
@@ -585,7 +549,6 @@ static const struct {
     {ST_OPTIONAL, ST_EXPECT, "optional qualifies the step's expect, and there is none"},
     {ST_UNORDERED, ST_EXPECT, "unordered qualifies the step's expect, and there is none"},
     {ST_ON_MISMATCH, ST_EXPECT, "on_mismatch answers a failed expect, and there is none"},
-    {ST_DOTSTUFF, ST_SEND_FILE, "dotstuff applies to send_file, and there is none"},
 };
 
 static bool check_placeholders(fk_ld *c, const fk_node *v, const char *what, const fk_bytes *b)
@@ -616,6 +579,9 @@ static bool check_step(fk_ld *c, const fk_node *map, const fk_node **seen, const
             return fk_fail(c, seen[step_needs[i].key], "%s", step_needs[i].msg);
     if (st->expect.unordered && st->expect.n_patterns < 2)
         return fk_fail(c, seen[ST_UNORDERED], "unordered applies to a list of two patterns or more");
+    if (seen[ST_DOTSTUFF] && st->send.kind != FK_SEND_FILE && st->send.kind != FK_SEND_TEXT)
+        return fk_fail(c, seen[ST_DOTSTUFF],
+                       "dotstuff applies to send or send_file, and there is none");
     if ((seen[ST_DRIP] || seen[ST_FRAGMENT]) && st->send.kind == FK_SEND_NONE)
         return fk_fail(c, seen[ST_DRIP] ? seen[ST_DRIP] : seen[ST_FRAGMENT],
                        "%s shapes the step's send, and there is none",
@@ -688,5 +654,5 @@ bool fk_load_script(fk_ld *c, const fk_node *list, fk_script *out)
             !check_order(c, item, &ss, st))
             return false;
     }
-    return true;
+    return fk_check_protocol_steps(c, list, out);
 }

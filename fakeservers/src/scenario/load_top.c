@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "core/server.h"
+#include "imap/literal.h"
+#include "smtp/data.h"
 
 #define FK_DELAY_MS_MAX   600000ull
 #define FK_LINE_MAX_LIMIT (16ull * 1024 * 1024) /* --line-max and line_max stop here */
@@ -178,8 +180,38 @@ static bool h_line_max(fk_ld *c, const fk_key *k, const fk_node *v, void *t)
     return true;
 }
 
+/* literal_max, data_max: the personalities' caps (imap/literal.h, smtp/data.h). */
+static bool h_literal_max(fk_ld *c, const fk_key *k, const fk_node *v, void *t)
+{
+    unsigned long long n = 0;
+    if (!fk_get_uint(c, v, k->name, 1, FK_LITERAL_MAX_LIMIT, &n))
+        return false;
+    ((fk_server *)t)->literal_max = (size_t)n;
+    return true;
+}
+
+static bool h_data_max(fk_ld *c, const fk_key *k, const fk_node *v, void *t)
+{
+    unsigned long long n = 0;
+    if (!fk_get_uint(c, v, k->name, 1, FK_DATA_MAX_LIMIT, &n))
+        return false;
+    ((fk_server *)t)->data_max = (uint64_t)n;
+    return true;
+}
+
+static bool h_literal_continuation(fk_ld *c, const fk_key *k, const fk_node *v, void *t)
+{
+    fk_server *srv = t;
+    if (!fk_get_str(c, v, k->name, &srv->literal_continuation))
+        return false;
+    if (strpbrk(srv->literal_continuation, "\r\n") != NULL)
+        return fk_fail(c, v, "%s: one line (the server adds CRLF)", k->name);
+    return true;
+}
+
 enum { SRV_TLS, SRV_CERTIFICATE, SRV_TLS_MIN, SRV_TLS_MAX, SRV_CIPHERS, SRV_PORT, SRV_ACCEPT,
-       SRV_GREETING_DELAY, SRV_LINE_MAX, SRV_FORBID, SRV_STEPS, SRV_CONNECTIONS, SRV_COUNT };
+       SRV_GREETING_DELAY, SRV_LINE_MAX, SRV_LITERAL_MAX, SRV_LITERAL_CONTINUATION, SRV_DATA_MAX,
+       SRV_FORBID, SRV_STEPS, SRV_CONNECTIONS, SRV_COUNT };
 static const fk_key server_keys[SRV_COUNT] = {
     [SRV_TLS] = {"tls", FK_T_STR, false, h_tls},
     [SRV_CERTIFICATE] = {"certificate", FK_T_STR, false, h_certificate},
@@ -190,6 +222,9 @@ static const fk_key server_keys[SRV_COUNT] = {
     [SRV_ACCEPT] = {"accept", FK_T_STR, false, h_accept},
     [SRV_GREETING_DELAY] = {"greeting_delay_ms", FK_T_INT, false, h_greeting_delay},
     [SRV_LINE_MAX] = {"line_max", FK_T_INT, false, h_line_max},
+    [SRV_LITERAL_MAX] = {"literal_max", FK_T_INT, false, h_literal_max},
+    [SRV_LITERAL_CONTINUATION] = {"literal_continuation", FK_T_STR, false, h_literal_continuation},
+    [SRV_DATA_MAX] = {"data_max", FK_T_INT, false, h_data_max},
     [SRV_FORBID] = {"forbid", FK_T_MAP, false, NULL},
     [SRV_STEPS] = {"steps", FK_T_SEQ, false, NULL},
     [SRV_CONNECTIONS] = {"connections", FK_T_SEQ, false, NULL},
@@ -297,6 +332,17 @@ static bool load_server(fk_ld *c, const fk_node *v)
     srv->line_max = FK_LINE_MAX_DEFAULT;
     if (!fk_apply_table(c, &fk_sec_server, v, srv, seen))
         return false;
+    static const struct {
+        int key;
+        fk_protocol protocol;
+    } owned[] = {{SRV_LITERAL_MAX, FK_PROTO_IMAP},
+                 {SRV_LITERAL_CONTINUATION, FK_PROTO_IMAP},
+                 {SRV_DATA_MAX, FK_PROTO_SMTP}};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        if (seen[owned[i].key] && c->s->protocol != owned[i].protocol)
+            return fk_fail(c, seen[owned[i].key], "%s applies to %s scenarios only",
+                           server_keys[owned[i].key].name,
+                           owned[i].protocol == FK_PROTO_IMAP ? "imap" : "smtp");
     if (!srv->certificate && !(srv->certificate = strdup("valid")))
         return fk_fail(c, v, "out of memory");
     if (seen[SRV_FORBID] && !load_forbid(c, seen[SRV_FORBID], &srv->forbid))

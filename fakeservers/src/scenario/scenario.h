@@ -14,6 +14,7 @@
 #include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Where a node was in the YAML file: for every error message. */
 typedef struct fk_pos {
@@ -60,20 +61,37 @@ typedef enum fk_expect_kind {
     FK_EXPECT_LINES,    /* one or more patterns (a single one is a list of one) */
     FK_EXPECT_EOF,      /* the client closes the connection */
     FK_EXPECT_SASL,     /* a SASL exchange, verified by decoding */
-    FK_EXPECT_DATA      /* SMTP DATA / BDAT content */
+    FK_EXPECT_DATA,     /* SMTP DATA / BDAT content */
+    FK_EXPECT_APOP      /* POP3 "APOP user digest", checked against the greeting */
 } fk_expect_kind;
 
 typedef struct fk_expect_sasl {
     char *mechanism; /* upper case: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, ... */
-    char *user;
-    char *password;  /* or the token for XOAUTH2 / OAUTHBEARER */
+    char *user;      /* NULL: any (ANONYMOUS, EXTERNAL only) */
+    char *password;  /* or the token for XOAUTH2 / OAUTHBEARER (YAML token:); NULL for
+                        ANONYMOUS and EXTERNAL */
+    /* Scripted server behaviour (sasl/fk_sasl.h), all 0/NULL when absent: */
+    unsigned fail;             /* an fk_sasl_fail, 0 = none */
+    size_t oversized_len;      /* challenge-oversized: base64 characters */
+    char *scram_error;         /* scram-error: the e= value */
+    unsigned scram_iterations; /* SCRAM i= */
+    fk_bytes scram_salt;       /* SCRAM salt (decoded from base64) */
 } fk_expect_sasl;
+
+/* POP3 APOP: the user and the shared secret the digest is made with. */
+typedef struct fk_expect_apop {
+    char *user;
+    char *password;
+} fk_expect_apop;
 
 typedef struct fk_expect_data {
     bool has_sha256;
     unsigned char sha256[32];
     char *contains;      /* NULL when absent */
     char *equals_file;   /* resolved path, NULL when absent */
+    /* How the content arrives, decided by the loader: false when the step
+       before sends a 354 (a DATA body), true otherwise (BDAT chunks). */
+    bool bdat;
 } fk_expect_data;
 
 typedef struct fk_expect {
@@ -83,6 +101,7 @@ typedef struct fk_expect {
     bool unordered;       /* FK_EXPECT_LINES: a set, any order */
     fk_expect_sasl sasl;
     fk_expect_data data;
+    fk_expect_apop apop;
 } fk_expect;
 
 /* ---- actions ------------------------------------------------------------------ */
@@ -98,7 +117,7 @@ typedef struct fk_send {
     fk_send_kind kind;
     fk_bytes text;    /* TEXT (unexpanded, without line ends) and RAW */
     char *path;       /* FILE: resolved against the scenario's directory */
-    bool dotstuff;    /* FILE: stuff leading dots, add "\r\n.\r\n" */
+    bool dotstuff;    /* FILE, TEXT: stuff leading dots, end with ".\r\n" (POP3/SMTP body) */
 } fk_send;
 
 /*
@@ -176,6 +195,9 @@ typedef struct fk_server {
     size_t n_connections;
     fk_forbid forbid;
     size_t line_max;          /* longest client line accepted */
+    size_t literal_max;       /* IMAP: largest client literal; 0 = FK_LITERAL_MAX_DEFAULT */
+    char *literal_continuation; /* IMAP: the "+" line for a literal; NULL = "+ Ready" */
+    uint64_t data_max;        /* SMTP: largest message content; 0 = FK_DATA_MAX_DEFAULT */
 } fk_server;
 
 /*
