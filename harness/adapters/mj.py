@@ -14,13 +14,72 @@ import subprocess
 from .. import core
 from .base import Adapter, SCHEMES, effective_security
 
-# op -> function(scenario) returning mj's operation words.
+def _args(sc):
+    return sc.client.get("args") or {}
+
+
+def _message_file(sc, workdir):
+    """args.message ({file: PATH} or {text: STRING}) as a file mj can read."""
+    msg = _args(sc).get("message") or {}
+    if "file" in msg:
+        return os.path.join(os.path.dirname(sc.path), str(msg["file"]))
+    path = os.path.join(workdir, "message.eml")
+    with open(path, "wb") as f:
+        f.write(str(msg.get("text", "")).encode())
+    return path
+
+
+def _smtp_send(sc, workdir):
+    a = _args(sc)
+    to = a.get("to") or []
+    to = [to] if isinstance(to, str) else list(to)
+    sender = str(a.get("from", ""))
+    words = ["--from", sender if sender else "<>"]
+    for r in to:
+        words += ["--to", str(r)]
+    return words + ["--message", _message_file(sc, workdir), "send"]
+
+
+def _numbered(op):
+    """pop3 operations with an optional message number (list, uidl)."""
+    def words(sc, workdir):
+        n = _args(sc).get("message")
+        return [op] + ([str(int(n))] if n is not None else [])
+    return words
+
+
+def _pop3_retr(sc, workdir):
+    # The body goes to a file in the workdir; the JSON result carries its sha256.
+    return ["retr", str(int(_args(sc).get("message", 1))), os.path.join(workdir, "retr.out")]
+
+
+def _pop3_top(sc, workdir):
+    a = _args(sc)
+    return ["top", str(int(a.get("message", 1))), str(int(a.get("lines", 0))),
+            os.path.join(workdir, "top.out")]
+
+
+# op -> function(scenario, workdir) returning mj's words after the URL
+# (options that belong to the operation come first, then the operation).
 OPS = {
-    "probe": lambda sc: ["probe"],
+    "probe": lambda sc, wd: ["probe"],
+    "smtp.ehlo": lambda sc, wd: ["ehlo"],
+    "smtp.send": _smtp_send,
+    "smtp.verify": lambda sc, wd: ["verify", str(_args(sc).get("address", ""))],
+    "smtp.noop": lambda sc, wd: ["noop"],
+    "pop3.capa": lambda sc, wd: ["capa"],
+    "pop3.stat": lambda sc, wd: ["stat"],
+    "pop3.list": _numbered("list"),
+    "pop3.uidl": _numbered("uidl"),
+    "pop3.retr": _pop3_retr,
+    "pop3.top": _pop3_top,
+    "pop3.dele": lambda sc, wd: ["dele", str(int(_args(sc).get("message", 1)))],
+    "pop3.rset": lambda sc, wd: ["rset"],
+    "pop3.noop": lambda sc, wd: ["noop"],
 }
 # op -> the security modes mj can run it with (after `auto` is resolved by port).
 OP_SECURITY = {
-    "probe": {"none", "implicit"},   # probe does not speak STARTTLS yet
+    "probe": {"none", "implicit"},   # probe does not speak STARTTLS
 }
 
 
@@ -80,7 +139,19 @@ class MjAdapter(Adapter):
             cmd += ["--password-file", pw]
         if c.get("mechanism"):
             cmd += ["--mechanism", str(c["mechanism"])]
-        cmd += [f"{scheme}://{ep.host}:{ep.port}/", *OPS[scenario.op](scenario)]
+        if "token" in c:
+            tok = os.path.join(workdir, "token")
+            with open(tok, "w") as f:
+                f.write(str(c["token"]) + "\n")
+            cmd += ["--token-file", tok]
+        if c.get("allow_insecure_auth"):
+            cmd += ["--allow-insecure-auth"]
+        words = OPS[scenario.op](scenario, workdir)
+        # Operation options (--from, --to, --message) go before the URL, since
+        # everything after the operation's first argument belongs to it.
+        split = next((i for i, w in enumerate(words) if not w.startswith("-")
+                      and (i == 0 or not words[i - 1].startswith("--"))), len(words))
+        cmd += words[:split] + [f"{scheme}://{ep.host}:{ep.port}/", *words[split:]]
         return cmd
 
     def extra_na(self, scenario):

@@ -210,7 +210,7 @@ static const fk_key data_keys[] = {
     {"contains", FK_T_STR, false, NULL},
     {"equals_file", FK_T_STR, false, NULL},
 };
-const fk_section fk_sec_data = {"data", "expect: data", data_keys, 3};
+const fk_section fk_sec_data = {"data", "expect: data", data_keys, sizeof data_keys / sizeof data_keys[0]};
 
 static bool hex_sha256(fk_ld *c, const fk_node *v, unsigned char *out)
 {

@@ -144,7 +144,7 @@ static const fk_key pattern_keys[] = {
     {"text", FK_T_STR, false, NULL},
     {"icase", FK_T_BOOL, false, NULL},
 };
-const fk_section fk_sec_pattern = {"pattern", "a pattern", pattern_keys, 3};
+const fk_section fk_sec_pattern = {"pattern", "a pattern", pattern_keys, sizeof pattern_keys / sizeof pattern_keys[0]};
 
 bool fk_load_pattern(fk_ld *c, const fk_node *v, const char *what, bool record, fk_pattern *out)
 {
@@ -298,7 +298,7 @@ static const fk_key drip_keys[] = {
     {"bytes", FK_T_INT, true, NULL},
     {"every_ms", FK_T_INT, true, NULL},
 };
-const fk_section fk_sec_drip = {"drip", "drip", drip_keys, 2};
+const fk_section fk_sec_drip = {"drip", "drip", drip_keys, sizeof drip_keys / sizeof drip_keys[0]};
 
 static bool h_drip(fk_ld *c, const fk_key *k, const fk_node *v, void *target)
 {
@@ -416,7 +416,7 @@ static const fk_key starttls_keys[] = {
     {"fail", FK_T_STR, false, NULL},
     {"text", FK_T_STR, false, NULL},
 };
-const fk_section fk_sec_starttls = {"starttls", "starttls", starttls_keys, 3};
+const fk_section fk_sec_starttls = {"starttls", "starttls", starttls_keys, sizeof starttls_keys / sizeof starttls_keys[0]};
 
 static const fk_enum starttls_fail_enum[] = {{"plaintext", FK_STARTTLS_PLAINTEXT},
                                              {"alert", FK_STARTTLS_ALERT},
@@ -479,7 +479,7 @@ static bool set_end(fk_ld *c, const fk_key *k, const fk_node *v, fk_step *st, fk
 }
 
 static const fk_key close_keys[] = {{"notify", FK_T_BOOL, true, NULL}};
-const fk_section fk_sec_close = {"close", "close", close_keys, 1};
+const fk_section fk_sec_close = {"close", "close", close_keys, sizeof close_keys / sizeof close_keys[0]};
 
 static bool h_close(fk_ld *c, const fk_key *k, const fk_node *v, void *target)
 {

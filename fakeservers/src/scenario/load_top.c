@@ -235,10 +235,10 @@ static const fk_key forbid_keys[] = {
     {"before_tls", FK_T_SEQ, false, NULL},
     {"always", FK_T_SEQ, false, NULL},
 };
-const fk_section fk_sec_forbid = {"forbid", "forbid", forbid_keys, 2};
+const fk_section fk_sec_forbid = {"forbid", "forbid", forbid_keys, sizeof forbid_keys / sizeof forbid_keys[0]};
 
 static const fk_key connection_keys[] = {{"steps", FK_T_SEQ, true, NULL}};
-const fk_section fk_sec_connection = {"connection", "a connection", connection_keys, 1};
+const fk_section fk_sec_connection = {"connection", "a connection", connection_keys, sizeof connection_keys / sizeof connection_keys[0]};
 
 static bool load_pattern_list(fk_ld *c, const fk_node *v, const char *what, fk_pattern **out,
                               size_t *n_out)
@@ -404,10 +404,13 @@ static const fk_key client_keys[] = {
     {"user", FK_T_STR, false, NULL},
     {"password", FK_T_STR, false, NULL},
     {"mechanism", FK_T_STR, false, NULL},
+    {"token", FK_T_STR, false, NULL},
+    {"allow_insecure_auth", FK_T_BOOL, false, NULL},
     {"trust", FK_T_STR, false, h_trust},
     {"timeout_ms", FK_T_INT, false, h_client_ms},
 };
-const fk_section fk_sec_client = {"client", "client", client_keys, 8};
+const fk_section fk_sec_client = {"client", "client", client_keys,
+                                   sizeof client_keys / sizeof client_keys[0]};
 
 static const fk_enum outcome_enum[] = {
     {"ok", 0}, {"usage", 0}, {"connect-failed", 0}, {"timeout", 0}, {"connection-lost", 0},
@@ -460,7 +463,7 @@ static const fk_key expect_top_keys[] = {
     {"within_ms", FK_T_INT, false, h_client_ms},
     {"server_consumed", FK_T_ANY, false, h_server_consumed},
 };
-const fk_section fk_sec_expect_top = {"expect_top", "expect", expect_top_keys, 7};
+const fk_section fk_sec_expect_top = {"expect_top", "expect", expect_top_keys, sizeof expect_top_keys / sizeof expect_top_keys[0]};
 
 bool fk_load_top(fk_ld *c, const fk_node *root)
 {
