@@ -85,7 +85,7 @@ BENCHES   := $(patsubst client/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 DEPS_STAMP := $(CONFIG_MK)
 
 .PHONY: all deps certs test unit pytest conformance ci bench install clean valgrind \
-        format tests-build print-%
+        format tests-build fuzz fuzz-build print-%
 
 all: $(DEPS_STAMP) $(LIBA) $(LIBSO) $(MJ) $(MJFAKE) certs
 
@@ -188,6 +188,32 @@ conformance: all
 bench: all $(BENCHES)
 	$(Q)for b in $(BENCHES); do echo "== $$b"; env $(TEST_ENV) $$b || exit 1; done
 	$(Q)env $(TEST_ENV) $(PYTHON) harness/bench.py
+
+# ---- fuzzing (libFuzzer, clang) ---------------------------------------------------
+#   make fuzz                 build every client/fuzz/fuzz_*.c, run each FUZZ_SECONDS
+#   make fuzz FUZZ_SECONDS=600
+# The library is built with clang and -fsanitize=fuzzer-no-link,address,undefined
+# into its own tree; each target links it with libFuzzer's main.
+
+FUZZ_SECONDS ?= 20
+FUZZ_SRC     := $(sort $(wildcard client/fuzz/fuzz_*.c))
+FUZZ_LIBDIR  := build/clang-fuzzer-no-link-address-undefined
+FUZZ_BINS    := $(patsubst client/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+
+fuzz-build:
+	$(Q)$(MAKE) --no-print-directory CC=clang SANITIZE=fuzzer-no-link,address,undefined \
+	    $(FUZZ_LIBDIR)/libmailjig.a
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+build/fuzz/fuzz_%: client/fuzz/fuzz_%.c $(FUZZ_LIBDIR)/libmailjig.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)clang -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(CLIENT_INC) \
+	    $(PKG_CFLAGS) $< $(FUZZ_LIBDIR)/libmailjig.a $(PKG_LIBS) -o $@
+
+fuzz: $(DEPS_STAMP) fuzz-build
+	$(Q)sh ci/fuzz-smoke.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 # ---- CI ------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@
 #   4. make test again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   5. the unit tests under valgrind (leaks and memory errors fail)
 #   6. make conformance
+#   7. a fuzz smoke run of every libFuzzer target (make fuzz)
 set -eu
 jobs=${JOBS:-2}
 step() {
@@ -36,5 +37,8 @@ make -j"$jobs" CC=gcc valgrind
 
 step "make conformance"
 make CC=gcc conformance
+
+step "fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-20} s per target)"
+make FUZZ_SECONDS="${FUZZ_SECONDS:-20}" fuzz
 
 step "ci passed"
