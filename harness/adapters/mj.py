@@ -59,6 +59,62 @@ def _pop3_top(sc, workdir):
             os.path.join(workdir, "top.out")]
 
 
+def _imap_uid(a):
+    return ["uid"] if a.get("uid") else []
+
+
+def _imap_flags(v):
+    return " ".join(v) if isinstance(v, (list, tuple)) else str(v or "")
+
+
+def _imap_list(sc, workdir):
+    a = _args(sc)
+    return ["list", str(a.get("reference", "")), str(a.get("pattern", "*"))]
+
+
+def _imap_fetch(sc, workdir):
+    a = _args(sc)
+    items = a.get("items")
+    if isinstance(items, (list, tuple)):
+        items = "(" + " ".join(items) + ")"
+    return (["fetch", str(a.get("mailbox", "INBOX")), str(a.get("set", "1:*"))]
+            + ([str(items)] if items else []) + _imap_uid(a))
+
+
+def _imap_store(sc, workdir):
+    a = _args(sc)
+    return (["store", str(a.get("mailbox", "INBOX")), str(a.get("set", "1")),
+             str(a.get("mode", "add")), _imap_flags(a.get("flags"))] + _imap_uid(a))
+
+
+def _imap_copy(op):
+    def words(sc, workdir):
+        a = _args(sc)
+        return ([op, str(a.get("mailbox", "INBOX")), str(a.get("set", "1")), str(a.get("to", ""))]
+                + _imap_uid(a))
+    return words
+
+
+def _imap_append(sc, workdir):
+    a = _args(sc)
+    flags = _imap_flags(a.get("flags"))
+    return (["append", str(a.get("mailbox", "INBOX")), _message_file(sc, workdir)]
+            + ([flags] if flags else []))
+
+
+def _imap_mailbox(op):
+    """imap operations that take one mailbox (args.mailbox, default INBOX)."""
+    def words(sc, workdir):
+        return [op, str(_args(sc).get("mailbox", "INBOX"))]
+    return words
+
+
+def _imap_idle(sc, workdir):
+    a = _args(sc)
+    return (["idle", str(a.get("mailbox", "INBOX")), str(int(a.get("seconds", 1)))]
+            + (["event"] if a.get("until_event") else []))
+
+
 # op -> function(scenario, workdir) returning mj's words after the URL
 # (options that belong to the operation come first, then the operation).
 OPS = {
@@ -76,6 +132,28 @@ OPS = {
     "pop3.dele": lambda sc, wd: ["dele", str(int(_args(sc).get("message", 1)))],
     "pop3.rset": lambda sc, wd: ["rset"],
     "pop3.noop": lambda sc, wd: ["noop"],
+    "imap.capability": lambda sc, wd: ["capability"],
+    "imap.login": lambda sc, wd: ["login"],
+    "imap.namespace": lambda sc, wd: ["namespace"],
+    "imap.list": _imap_list,
+    "imap.select": lambda sc, wd: (["select", str(_args(sc).get("mailbox", "INBOX"))]
+                                   + (["readonly"] if _args(sc).get("readonly") else [])),
+    "imap.status": _imap_mailbox("status"),
+    "imap.create": _imap_mailbox("create"),
+    "imap.delete": _imap_mailbox("delete"),
+    "imap.subscribe": _imap_mailbox("subscribe"),
+    "imap.expunge": _imap_mailbox("expunge"),
+    "imap.quota": _imap_mailbox("quota"),
+    "imap.rename": lambda sc, wd: ["rename", str(_args(sc).get("from", "")),
+                                   str(_args(sc).get("to", ""))],
+    "imap.fetch": _imap_fetch,
+    "imap.store": _imap_store,
+    "imap.search": lambda sc, wd: (["search", str(_args(sc).get("mailbox", "INBOX")),
+                                    str(_args(sc).get("criteria", "ALL"))] + _imap_uid(_args(sc))),
+    "imap.copy": _imap_copy("copy"),
+    "imap.move": _imap_copy("move"),
+    "imap.append": _imap_append,
+    "imap.idle": _imap_idle,
 }
 # op -> the security modes mj can run it with (after `auto` is resolved by port).
 OP_SECURITY = {

@@ -20,6 +20,7 @@
 #include "mailjig/url.h"
 #include "mailjig/smtp.h"
 #include "mailjig/pop3.h"
+#include "mailjig/imap.h"
 
 #define MJ_VERSION "0.1.0"
 

@@ -1,0 +1,380 @@
+/*
+ * mailjig/imap.h: the IMAP client.
+ *
+ * RFCs: RFC 3501 (IMAP4rev1) and RFC 9051 (IMAP4rev2), RFC 2595 §3.1
+ * (STARTTLS), RFC 4959 (SASL-IR), RFC 7888 (LITERAL+ / LITERAL-), RFC 2971
+ * (ID), RFC 5161 (ENABLE), RFC 2342 (NAMESPACE), RFC 5258 (LIST-EXTENDED),
+ * RFC 6154 (SPECIAL-USE), RFC 4315 (UIDPLUS), RFC 6851 (MOVE), RFC 2177
+ * (IDLE), RFC 4731 (ESEARCH), RFC 9208 (QUOTA), RFC 3691 (UNSELECT),
+ * RFC 6855 (UTF8=ACCEPT), RFC 5530 (response codes), RFC 8314 (993).
+ *
+ * One mj_imap session owns one mj_conn.  Every function that talks to the
+ * server returns an mj_outcome and records the error in mj_imap_error(s)
+ * (the conn's last error).  After a connection-level failure (connection-
+ * lost, timeout, protocol-error, tls-failed) the session is in the FAILED
+ * state and every later command is MJ_USAGE without a byte sent: close it.
+ *
+ * Caller arguments (mailbox names, flags, sets, criteria, ID values) that
+ * hold CR, LF or NUL are refused with MJ_USAGE before any byte of the
+ * command is sent (SECURITY-CASES #136, #139).  Strings go out as an atom,
+ * a quoted string or a literal, whichever is needed (#137); a literal is
+ * synchronizing (the client waits for "+") unless LITERAL+ (or LITERAL-
+ * for literals up to 4096 bytes) was advertised over the connection as it
+ * is now: capabilities learned before STARTTLS are forgotten (#138).
+ */
+#ifndef MAILJIG_IMAP_H
+#define MAILJIG_IMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mailjig/conn.h"
+#include "mailjig/error.h"
+#include "mailjig/reader.h"
+#include "mailjig/sasl.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- limits -------------------------------------------------------------- */
+
+/* Capability names kept from one CAPABILITY response; more are ignored. */
+#define MJ_IMAP_CAPS_MAX 128
+/* Longest capability name kept (longer ones are ignored). */
+#define MJ_IMAP_CAP_NAME_MAX 64
+/* Longest caller string (mailbox, flag list, criteria...) in bytes. */
+#define MJ_IMAP_ARG_MAX ((size_t)64 * 1024)
+/* Longest mailbox name after modified UTF-7 decoding or encoding. */
+#define MJ_IMAP_MAILBOX_MAX 4096
+/* Escaped server text kept for the greeting, the last ALERT and BYE. */
+#define MJ_IMAP_TEXT_KEEP 512
+/* Flags text kept for FLAGS / PERMANENTFLAGS of the selected mailbox. */
+#define MJ_IMAP_FLAGS_KEEP 1024
+/* Largest LITERAL- literal (RFC 7888 §4). */
+#define MJ_IMAP_LITERAL_MINUS_MAX 4096
+
+/* ---- capabilities -------------------------------------------------------- */
+
+typedef enum mj_imap_cap {
+    MJ_IMAP_CAP_IMAP4REV1 = 1u << 0,
+    MJ_IMAP_CAP_IMAP4REV2 = 1u << 1,
+    MJ_IMAP_CAP_STARTTLS = 1u << 2,
+    MJ_IMAP_CAP_LOGINDISABLED = 1u << 3,
+    MJ_IMAP_CAP_SASL_IR = 1u << 4,
+    MJ_IMAP_CAP_LITERAL_PLUS = 1u << 5,
+    MJ_IMAP_CAP_LITERAL_MINUS = 1u << 6,
+    MJ_IMAP_CAP_IDLE = 1u << 7,
+    MJ_IMAP_CAP_NAMESPACE = 1u << 8,
+    MJ_IMAP_CAP_ID = 1u << 9,
+    MJ_IMAP_CAP_ENABLE = 1u << 10,
+    MJ_IMAP_CAP_UIDPLUS = 1u << 11,
+    MJ_IMAP_CAP_MOVE = 1u << 12,
+    MJ_IMAP_CAP_CONDSTORE = 1u << 13,
+    MJ_IMAP_CAP_QRESYNC = 1u << 14,
+    MJ_IMAP_CAP_ESEARCH = 1u << 15,
+    MJ_IMAP_CAP_LIST_EXTENDED = 1u << 16,
+    MJ_IMAP_CAP_SPECIAL_USE = 1u << 17,
+    MJ_IMAP_CAP_LIST_STATUS = 1u << 18,
+    MJ_IMAP_CAP_UTF8_ACCEPT = 1u << 19,
+    MJ_IMAP_CAP_QUOTA = 1u << 20,
+    MJ_IMAP_CAP_UNSELECT = 1u << 21,
+    MJ_IMAP_CAP_CHILDREN = 1u << 22,
+    MJ_IMAP_CAP_BINARY = 1u << 23
+} mj_imap_cap;
+
+/* What the server advertised last.  Forgotten after STARTTLS and after
+ * authentication (unless the tagged OK carried [CAPABILITY ...]). */
+typedef struct mj_imap_caps {
+    bool known;
+    uint32_t bits;    /* mj_imap_cap */
+    mj_sasl_set sasl; /* AUTH=... */
+    size_t n_names;
+    char names[MJ_IMAP_CAPS_MAX][MJ_IMAP_CAP_NAME_MAX]; /* as sent, escaped */
+} mj_imap_caps;
+
+/* ---- sessions -------------------------------------------------------------- */
+
+typedef enum mj_imap_state {
+    MJ_IMAP_STATE_GREETING = 0,
+    MJ_IMAP_STATE_NOT_AUTHENTICATED,
+    MJ_IMAP_STATE_AUTHENTICATED,
+    MJ_IMAP_STATE_SELECTED,
+    MJ_IMAP_STATE_LOGOUT, /* LOGOUT answered, or BYE: the session is over */
+    MJ_IMAP_STATE_FAILED, /* unusable: close it */
+    MJ_IMAP_STATE_COUNT
+} mj_imap_state;
+
+/* Name of a state ("not-authenticated"); static storage. */
+const char *mj_imap_state_name(mj_imap_state state);
+
+/* Session options; zero-initialised is the default. */
+typedef struct mj_imap_options {
+    mj_sasl_policy policy; /* credential policy (allow_insecure_auth, disabled mechanisms) */
+    bool strict;           /* parse strictly (no tolerance of named server quirks) */
+    bool no_literal_plus;  /* never send non-synchronizing literals */
+    bool utf8;             /* ENABLE UTF8=ACCEPT after login when advertised */
+} mj_imap_options;
+
+typedef struct mj_imap mj_imap;
+
+/*
+ * Connect per cfg, read the greeting (OK, PREAUTH or BYE), ask CAPABILITY
+ * unless the greeting carried it, and STARTTLS as mj_starttls_decide says
+ * (CAPABILITY again after TLS).  opts may be NULL (copied).  On success
+ * *s_out is owned by the caller (mj_imap_close).  Outcomes besides the
+ * connection's: MJ_STARTTLS_UNAVAILABLE (STARTTLS required and not offered
+ * or refused with NO/BAD, or a PREAUTH greeting on plaintext when TLS is
+ * required), MJ_PROTOCOL_ERROR (malformed greeting, '+' to STARTTLS, data
+ * after the STARTTLS reply), MJ_SERVER_REFUSED / MJ_SERVER_BUSY (BYE greeting).
+ */
+mj_outcome mj_imap_connect(const mj_conn_config *cfg, const mj_imap_options *opts,
+                           mj_imap **s_out, mj_error *err) MJ_MUST_CHECK;
+
+/* The same over an existing conn (tests).  Takes ownership of c, also on failure. */
+mj_outcome mj_imap_start(mj_conn *c, mj_security security, const mj_imap_options *opts,
+                         mj_imap **s_out, mj_error *err) MJ_MUST_CHECK;
+
+/*
+ * Authenticate (NOT_AUTHENTICATED -> AUTHENTICATED); creds borrowed for the
+ * call.  forced != MJ_SASL_NONE: AUTHENTICATE with that mechanism only.
+ * Otherwise a SASL mechanism of class challenge or better when advertised,
+ * then LOGIN (unless LOGINDISABLED), then AUTHENTICATE PLAIN/LOGIN.  Every
+ * cleartext method needs mj_sasl_cleartext_allowed, else MJ_CLEARTEXT_REFUSED
+ * with nothing sent.  LOGINDISABLED and no usable mechanism:
+ * MJ_AUTH_UNSUPPORTED.  NO maps through the response-code table
+ * (mj_imap_code_outcome) with MJ_AUTH_FAILED as the default.  A PREAUTH
+ * session is already authenticated: MJ_OK without a byte.
+ */
+mj_outcome mj_imap_login(mj_imap *s, const mj_sasl_creds *creds,
+                         mj_sasl_mech forced) MJ_MUST_CHECK;
+
+/* CAPABILITY (forgets the old list first). */
+mj_outcome mj_imap_capability(mj_imap *s) MJ_MUST_CHECK;
+/* NOOP: untagged updates arrive in the session's mailbox state. */
+mj_outcome mj_imap_noop(mj_imap *s) MJ_MUST_CHECK;
+/* LOGOUT: BYE then tagged OK (either alone, or EOF after BYE, is accepted). */
+mj_outcome mj_imap_logout(mj_imap *s) MJ_MUST_CHECK;
+
+/*
+ * ID (RFC 2971): n pairs of field/value strings (fields and values each
+ * checked and quoted), n == 0 sends NIL.  Server's answer is ignored.
+ */
+mj_outcome mj_imap_id(mj_imap *s, const char *const *fields, const char *const *values,
+                      size_t n) MJ_MUST_CHECK;
+/*
+ * ENABLE (RFC 5161) the n capability names (atoms only).  *enabled_out (may
+ * be NULL) gets the mj_imap_cap bits of those the server ENABLED.
+ */
+mj_outcome mj_imap_enable(mj_imap *s, const char *const *names, size_t n,
+                          uint32_t *enabled_out) MJ_MUST_CHECK;
+
+/* NAMESPACE (RFC 2342): the first namespace of each kind. */
+typedef struct mj_imap_namespace_entry {
+    bool present;
+    char prefix[MJ_IMAP_MAILBOX_MAX]; /* UTF-8 */
+    char delimiter;                   /* '\0' for NIL */
+} mj_imap_namespace_entry;
+typedef struct mj_imap_namespaces {
+    mj_imap_namespace_entry personal, other, shared;
+} mj_imap_namespaces;
+mj_outcome mj_imap_namespace(mj_imap *s, mj_imap_namespaces *out) MJ_MUST_CHECK;
+
+/* ---- mailboxes --------------------------------------------------------------- */
+
+/* One LIST / LSUB entry, valid during the callback only. */
+typedef struct mj_imap_list_entry {
+    const char *name;       /* UTF-8 (decoded from modified UTF-7 unless UTF8=ACCEPT) */
+    char delimiter;         /* '\0' for NIL */
+    size_t n_attributes;
+    const char *const *attributes; /* "\HasNoChildren", "\Sent" ... as sent */
+} mj_imap_list_entry;
+/* Returning non-MJ_OK stops the callbacks (the response is still read) and is returned. */
+typedef mj_outcome (*mj_imap_list_fn)(void *ctx, const mj_imap_list_entry *entry);
+
+/*
+ * LIST reference pattern (UTF-8; encoded to modified UTF-7 unless UTF8=ACCEPT
+ * is enabled).  With SPECIAL-USE advertised, asks RETURN (SPECIAL-USE) when
+ * the server also has LIST-EXTENDED.  lsub: LSUB instead.
+ */
+mj_outcome mj_imap_list(mj_imap *s, const char *reference, const char *pattern, bool lsub,
+                        mj_imap_list_fn fn, void *ctx) MJ_MUST_CHECK;
+
+/* What SELECT / EXAMINE / STATUS report; -1 where the server said nothing. */
+typedef struct mj_imap_mailbox_info {
+    int64_t exists, recent, unseen, uidvalidity, uidnext, highestmodseq;
+    bool read_only;
+    char flags[MJ_IMAP_FLAGS_KEEP];          /* "\Answered \Seen ..." (escaped) */
+    char permanentflags[MJ_IMAP_FLAGS_KEEP]; /* "" when not sent */
+} mj_imap_mailbox_info;
+
+/* SELECT, or EXAMINE when read_only.  *out (may be NULL) gets the state. */
+mj_outcome mj_imap_select(mj_imap *s, const char *mailbox, bool read_only,
+                          mj_imap_mailbox_info *out) MJ_MUST_CHECK;
+/* STATUS mailbox (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN); exists = MESSAGES. */
+mj_outcome mj_imap_mailbox_status(mj_imap *s, const char *mailbox,
+                          mj_imap_mailbox_info *out) MJ_MUST_CHECK;
+/* The selected mailbox's state as updated by untagged data; NULL if none. */
+const mj_imap_mailbox_info *mj_imap_selected(const mj_imap *s);
+
+typedef enum mj_imap_mailbox_cmd {
+    MJ_IMAP_CREATE = 0,
+    MJ_IMAP_DELETE,
+    MJ_IMAP_SUBSCRIBE,
+    MJ_IMAP_UNSUBSCRIBE
+} mj_imap_mailbox_cmd;
+/* CREATE / DELETE / SUBSCRIBE / UNSUBSCRIBE mailbox. */
+mj_outcome mj_imap_mailbox(mj_imap *s, mj_imap_mailbox_cmd cmd, const char *mailbox) MJ_MUST_CHECK;
+mj_outcome mj_imap_rename(mj_imap *s, const char *from, const char *to) MJ_MUST_CHECK;
+
+typedef enum mj_imap_selected_cmd {
+    MJ_IMAP_CLOSE = 0, /* CLOSE: expunge and leave */
+    MJ_IMAP_UNSELECT,  /* leave without expunging (RFC 3691) */
+    MJ_IMAP_EXPUNGE,
+    MJ_IMAP_CHECK
+} mj_imap_selected_cmd;
+mj_outcome mj_imap_selected_command(mj_imap *s, mj_imap_selected_cmd cmd) MJ_MUST_CHECK;
+
+/* ---- messages ------------------------------------------------------------------ */
+
+/* One FETCH response's decoded items, valid during the callback only. */
+typedef struct mj_imap_message {
+    uint32_t seq;
+    bool has_uid;
+    uint32_t uid;
+    bool has_flags;
+    size_t n_flags;
+    const char *const *flags;
+    bool has_size;
+    uint64_t size;          /* RFC822.SIZE */
+    const char *internaldate; /* NULL if absent */
+    bool has_modseq;
+    uint64_t modseq;
+    bool has_envelope;      /* ENVELOPE present and well formed */
+    const char *subject;    /* ENVELOPE subject, NULL if NIL or absent (raw) */
+    bool has_bodystructure; /* BODYSTRUCTURE present and well formed */
+    uint64_t body_bytes;    /* bytes of every BODY[...] / BINARY[...] item */
+} mj_imap_message;
+
+/*
+ * FETCH callbacks.  body gets the bytes of each BODY[section] item as they
+ * arrive (streamed literals in chunks; small ones in one piece), section is
+ * the item name as sent ("BODY[]", "BODY[HEADER]<0>").  message is called
+ * once the whole FETCH response for seq was read.  Either may be NULL.
+ * Returning non-MJ_OK fails the command (MJ_INTERNAL from body: the session
+ * is then FAILED, the rest of the literal being unread).
+ */
+typedef struct mj_imap_fetch_cb {
+    mj_outcome (*body)(void *ctx, uint32_t seq, const char *section, const unsigned char *data,
+                       size_t len);
+    mj_outcome (*message)(void *ctx, const mj_imap_message *m);
+    void *ctx;
+} mj_imap_fetch_cb;
+
+/*
+ * FETCH / UID FETCH set items.  set: a sequence set (digits, ':', ',', '*');
+ * items: the caller's fetch items, e.g. "(FLAGS UID BODY.PEEK[])" or "ALL"
+ * (validated: no CR/LF/NUL, no literal marker, balanced parentheses).
+ */
+mj_outcome mj_imap_fetch(mj_imap *s, bool uid, const char *set, const char *items,
+                         const mj_imap_fetch_cb *cb) MJ_MUST_CHECK;
+
+/*
+ * SEARCH / UID SEARCH criteria (validated as items).  fn gets each number;
+ * with ESEARCH advertised, asks RETURN (ALL) and expands the set.
+ */
+mj_outcome mj_imap_search(mj_imap *s, bool uid, const char *criteria,
+                          mj_outcome (*fn)(void *ctx, uint32_t n), void *ctx) MJ_MUST_CHECK;
+
+typedef enum mj_imap_store_mode { MJ_IMAP_STORE_ADD = 0, MJ_IMAP_STORE_REMOVE, MJ_IMAP_STORE_REPLACE } mj_imap_store_mode;
+/*
+ * STORE / UID STORE set +FLAGS / -FLAGS / FLAGS [.SILENT] (flags: flag
+ * atoms separated by spaces, e.g. "\Seen $Label").  The FETCH responses go
+ * to cb->message (cb may be NULL).
+ */
+mj_outcome mj_imap_store(mj_imap *s, bool uid, const char *set, mj_imap_store_mode mode,
+                         const char *flags, bool silent, const mj_imap_fetch_cb *cb) MJ_MUST_CHECK;
+
+/* COPYUID / APPENDUID (RFC 4315): uid sets kept as sent (escaped). */
+typedef struct mj_imap_uidplus {
+    bool present;
+    uint32_t uidvalidity;
+    char source[256]; /* COPYUID only */
+    char dest[256];
+} mj_imap_uidplus;
+
+/* COPY / MOVE (RFC 6851, MOVE needs the capability) and UID variants. */
+mj_outcome mj_imap_copy(mj_imap *s, bool uid, bool move, const char *set, const char *mailbox,
+                        mj_imap_uidplus *copyuid_out) MJ_MUST_CHECK;
+
+/*
+ * APPEND mailbox [(flags)] {size} then the message read from source (an
+ * mj_source-style callback: fill buf with up to cap bytes, *len_out = 0 at
+ * the end; the total must equal size, else MJ_USAGE and the session FAILS
+ * since the literal cannot be completed).  flags may be NULL.
+ */
+typedef mj_outcome (*mj_imap_read_fn)(void *ctx, unsigned char *buf, size_t cap,
+                                      size_t *len_out, mj_error *err);
+mj_outcome mj_imap_append(mj_imap *s, const char *mailbox, const char *flags, uint64_t size,
+                          mj_imap_read_fn read, void *ctx,
+                          mj_imap_uidplus *appenduid_out) MJ_MUST_CHECK;
+
+/*
+ * IDLE (RFC 2177) until seconds pass or, with until_event, the first
+ * untagged EXISTS / EXPUNGE / FETCH; then DONE.  *events_out (may be NULL)
+ * counts the untagged responses received while idling.
+ */
+mj_outcome mj_imap_idle(mj_imap *s, unsigned seconds, bool until_event,
+                        unsigned *events_out) MJ_MUST_CHECK;
+
+/* One QUOTA resource (RFC 9208), valid during the callback. */
+typedef mj_outcome (*mj_imap_quota_fn)(void *ctx, const char *root, const char *resource,
+                                       uint64_t usage, uint64_t limit);
+/* GETQUOTAROOT mailbox. */
+mj_outcome mj_imap_quota(mj_imap *s, const char *mailbox, mj_imap_quota_fn fn,
+                         void *ctx) MJ_MUST_CHECK;
+
+/* ---- the rest ------------------------------------------------------------------- */
+
+/* Close the connection and free (NULL allowed).  Sends nothing. */
+void mj_imap_close(mj_imap *s);
+
+/* Accessors: owned by s, valid until mj_imap_close. */
+const mj_imap_caps *mj_imap_capabilities(const mj_imap *s);
+mj_imap_state mj_imap_get_state(const mj_imap *s);
+mj_error *mj_imap_error(mj_imap *s);
+mj_conn *mj_imap_conn(mj_imap *s);
+/* The greeting's text (escaped). */
+const char *mj_imap_greeting(const mj_imap *s);
+/* The last [ALERT] text (escaped, "" if none); *untrusted_out (may be NULL):
+ * it arrived before TLS was verified, so a man in the middle may have written it. */
+const char *mj_imap_alert(const mj_imap *s, bool *untrusted_out);
+
+/*
+ * The outcome a NO / BAD / BYE with this response code means (RFC 5530):
+ *   UNAVAILABLE, INUSE, LIMIT       server-busy
+ *   AUTHENTICATIONFAILED,
+ *   AUTHORIZATIONFAILED, EXPIRED    auth-failed
+ *   PRIVACYREQUIRED                 cleartext-refused
+ *   anything else / none            fallback
+ * code is matched case-insensitively; NULL means none.
+ */
+mj_outcome mj_imap_code_outcome(const char *code, mj_outcome fallback);
+
+/*
+ * Modified UTF-7 (RFC 3501 §5.1.3) <-> UTF-8.  Write at most out_size bytes
+ * with the NUL; MJ_USAGE for invalid UTF-8 input (encode) or the result over
+ * out_size, MJ_PROTOCOL_ERROR / MJ_R_MALFORMED for invalid modified UTF-7
+ * (decode: bad base64, unterminated shift, a shifted printable ASCII
+ * character, unpaired surrogates, "&" not written as "&-").
+ */
+mj_outcome mj_imap_utf7_encode(const char *utf8, char *out, size_t out_size,
+                               mj_error *err) MJ_MUST_CHECK;
+mj_outcome mj_imap_utf7_decode(const char *utf7, size_t len, char *out, size_t out_size,
+                               mj_error *err) MJ_MUST_CHECK;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,192 @@
+/*
+ * imap/imap_internal.h: the IMAP session shared by session.c (state, the
+ * command/response engine, untagged dispatch, greeting, CAPABILITY,
+ * STARTTLS), auth.c (LOGIN, AUTHENTICATE), strings.c (argument checks,
+ * atom/quoted/literal choice, modified UTF-7), mailbox.c (mailbox commands)
+ * and message.c (FETCH, SEARCH, STORE, COPY/MOVE, APPEND, IDLE, QUOTA).
+ * Internal.
+ */
+#ifndef MJ_IMAP_INTERNAL_H
+#define MJ_IMAP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imap/parser.h"
+#include "mailjig/imap.h"
+
+/* Longest tag: "A" and up to 9 digits. */
+#define IMAP_TAG_MAX 16
+/* Escaped server text quoted in an error message. */
+#define IMAP_QUOTE_MAX 200
+/* Escaped resp-text-code arguments kept from a tagged reply (COPYUID...). */
+#define IMAP_CODE_ARGS_KEEP 600
+/* Bytes of an APPEND literal moved per read from the caller's source. */
+#define IMAP_APPEND_CHUNK ((size_t)16 * 1024)
+
+/* The commands, rows of the command table in session.c. */
+typedef enum imap_cmd {
+    IMAP_CMD_CAPABILITY = 0,
+    IMAP_CMD_NOOP,
+    IMAP_CMD_LOGOUT,
+    IMAP_CMD_STARTTLS,
+    IMAP_CMD_LOGIN,
+    IMAP_CMD_AUTHENTICATE,
+    IMAP_CMD_ID,
+    IMAP_CMD_ENABLE,
+    IMAP_CMD_NAMESPACE,
+    IMAP_CMD_SELECT,
+    IMAP_CMD_EXAMINE,
+    IMAP_CMD_CREATE,
+    IMAP_CMD_DELETE,
+    IMAP_CMD_RENAME,
+    IMAP_CMD_SUBSCRIBE,
+    IMAP_CMD_UNSUBSCRIBE,
+    IMAP_CMD_LIST,
+    IMAP_CMD_LSUB,
+    IMAP_CMD_STATUS,
+    IMAP_CMD_APPEND,
+    IMAP_CMD_CHECK,
+    IMAP_CMD_CLOSE,
+    IMAP_CMD_UNSELECT,
+    IMAP_CMD_EXPUNGE,
+    IMAP_CMD_SEARCH,
+    IMAP_CMD_FETCH,
+    IMAP_CMD_STORE,
+    IMAP_CMD_COPY,
+    IMAP_CMD_MOVE,
+    IMAP_CMD_IDLE,
+    IMAP_CMD_GETQUOTAROOT,
+    IMAP_CMD_UID_SEARCH,
+    IMAP_CMD_UID_FETCH,
+    IMAP_CMD_UID_STORE,
+    IMAP_CMD_UID_COPY,
+    IMAP_CMD_UID_MOVE,
+    IMAP_CMD_COUNT
+} imap_cmd;
+
+/* How one argument of a command goes out. */
+typedef enum imap_part_kind {
+    IMAP_P_RAW = 0, /* caller text checked by the command (set, items): sent as is */
+    IMAP_P_ASTRING, /* atom, quoted or literal, whichever is needed */
+    IMAP_P_STRING,  /* quoted or literal (never a bare atom: ID values) */
+    IMAP_P_MAILBOX, /* UTF-8 name: modified UTF-7 (or UTF-8 with UTF8=ACCEPT), then ASTRING */
+    IMAP_P_SOURCE   /* APPEND's message literal from s->source */
+} imap_part_kind;
+
+typedef struct imap_part {
+    imap_part_kind kind;
+    const char *text;
+    bool secret;      /* shown as ******** in the protocol log */
+    const char *what; /* for messages: "mailbox name", "password" (never the value) */
+    bool glue;        /* no SP before it (after "(", before ")") */
+} imap_part;
+
+/* Called for every untagged response of the command after the common handling. */
+typedef mj_outcome (*imap_untagged_fn)(mj_imap *s, void *ctx, const mj_imap_response *r);
+
+/* The tagged reply of a command, copied out of the parser's arena. */
+typedef struct imap_done {
+    mj_imap_status status;
+    char code[MJ_IMAP_CAP_NAME_MAX];      /* "" when none */
+    char code_args[IMAP_CODE_ARGS_KEEP];  /* escaped */
+    char text[IMAP_QUOTE_MAX];            /* escaped */
+} imap_done;
+
+/* The APPEND literal's source while the command runs. */
+typedef struct imap_source {
+    uint64_t size;
+    mj_imap_read_fn read;
+    void *ctx;
+} imap_source;
+
+struct mj_imap {
+    mj_conn *conn;
+    mj_security security;
+    mj_imap_options opts;
+    mj_imap_state state;
+    mj_imap_caps caps;
+    mj_imap_parser *parser;
+    /* Bytes read and not yet parsed (into the reader's buffer, valid because
+       the reader is only called when the window is empty). */
+    const unsigned char *in;
+    size_t in_len;
+    uint32_t tag_n;
+    char tag[IMAP_TAG_MAX];
+    bool utf8;      /* UTF8=ACCEPT enabled */
+    bool bye;       /* an untagged BYE arrived */
+    mj_outcome bye_outcome;
+    char bye_text[MJ_IMAP_TEXT_KEEP];
+    char greeting[MJ_IMAP_TEXT_KEEP];
+    char alert[MJ_IMAP_TEXT_KEEP];
+    bool alert_untrusted;
+    bool has_selected;
+    mj_imap_mailbox_info sel;
+    bool caps_in_reply;      /* the last tagged OK carried [CAPABILITY] */
+    unsigned untagged_count; /* untagged responses seen (IDLE events) */
+    /* FETCH in progress: where literal bytes go */
+    const mj_imap_fetch_cb *fetch_cb;
+    mj_error fetch_err;
+    const imap_source *source;
+};
+
+/* The ONLY way to change s->state (logs the change when MJ_DEBUG is set). */
+void imap_set_state(mj_imap *s, mj_imap_state state);
+/* FAILED when o is a connection-level outcome; returns o. */
+mj_outcome imap_fail_if_fatal(mj_imap *s, mj_outcome o);
+
+/*
+ * Run one command: state check, every argument checked (CR/LF/NUL, size)
+ * before a byte is sent, the tag, arguments encoded (synchronizing literals
+ * wait for '+'), then responses until the tagged one.  Untagged responses go
+ * through the common table then to hook (may be NULL).  Tagged OK: MJ_OK.
+ * NO/BAD: mj_imap_code_outcome(code, fallback) with the server's text.
+ * done (may be NULL) gets the tagged reply.
+ */
+mj_outcome imap_run(mj_imap *s, imap_cmd cmd, const imap_part *parts, size_t n,
+                    imap_untagged_fn hook, void *ctx, mj_outcome fallback,
+                    imap_done *done) MJ_MUST_CHECK;
+
+/* Start a command by hand (AUTHENTICATE, IDLE): checks, tag, "TAG VERB " put, not flushed. */
+mj_outcome imap_begin(mj_imap *s, imap_cmd cmd) MJ_MUST_CHECK;
+/* Read one response (untagged ones are NOT dispatched). */
+mj_outcome imap_read(mj_imap *s, const mj_imap_response **r_out) MJ_MUST_CHECK;
+/* The common handling of one untagged response, then hook. */
+mj_outcome imap_untagged(mj_imap *s, const mj_imap_response *r, imap_untagged_fn hook,
+                         void *ctx) MJ_MUST_CHECK;
+/* Copy a tagged reply out; check the tag (another tag is a protocol error). */
+mj_outcome imap_tagged(mj_imap *s, const mj_imap_response *r, imap_done *done) MJ_MUST_CHECK;
+/* The error for a NO/BAD reply to cmd. */
+mj_outcome imap_refused(mj_imap *s, imap_cmd cmd, const imap_done *done, mj_outcome fallback);
+/* The verb of a command ("UID FETCH" for the UID rows). */
+const char *imap_verb(imap_cmd cmd);
+/* Parse a CAPABILITY list (data tokens or resp-code tokens) into s->caps. */
+void imap_caps_from_nodes(mj_imap *s, const mj_imap_node *first);
+/* Ask CAPABILITY, forgetting what was known. */
+mj_outcome imap_capability(mj_imap *s) MJ_MUST_CHECK;
+/* Put CRLF, flush, then read until the tagged reply (hook for untagged data). */
+mj_outcome imap_finish(mj_imap *s, imap_cmd cmd, imap_untagged_fn hook, void *ctx,
+                       mj_outcome fallback, imap_done *done) MJ_MUST_CHECK;
+
+/* ---- strings.c ---- */
+
+/* MJ_USAGE if text holds CR, LF or NUL or is over MJ_IMAP_ARG_MAX. */
+mj_outcome imap_check_arg(mj_imap *s, const char *what, const char *text) MJ_MUST_CHECK;
+/* MJ_USAGE unless text is a sequence set (digits, ':', ',', '*', '$'). */
+mj_outcome imap_check_set(mj_imap *s, const char *text) MJ_MUST_CHECK;
+/*
+ * MJ_USAGE unless text is safe raw command text: imap_check_arg, no literal
+ * marker "{n}" / "{n+}" / "{n-}" / "~{n}" anywhere (#139), quotes closed,
+ * parentheses balanced.
+ */
+mj_outcome imap_check_raw(mj_imap *s, const char *what, const char *text) MJ_MUST_CHECK;
+/* MJ_USAGE unless text is space-separated flags ("\Seen $Label"). */
+mj_outcome imap_check_flags(mj_imap *s, const char *text) MJ_MUST_CHECK;
+
+typedef enum imap_str_form { IMAP_STR_ATOM = 0, IMAP_STR_QUOTED, IMAP_STR_LITERAL } imap_str_form;
+/* How text[0..len) must go: atom when allowed and every byte an ASTRING-CHAR;
+ * quoted when printable ASCII (UTF-8 too with utf8) and short; else literal. */
+imap_str_form imap_str_form_of(const char *text, size_t len, bool atom_ok, bool utf8);
+
+#endif

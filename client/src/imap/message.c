@@ -1,0 +1,498 @@
+/*
+ * imap/message.c: IMAP commands about messages.
+ *
+ * RFC 9051 §6.4 (SEARCH, FETCH, STORE, COPY, MOVE, UID), §6.3.12 (APPEND),
+ * §7.5.2 (FETCH response items); RFC 4731 (ESEARCH), RFC 4315 (UIDPLUS:
+ * COPYUID, APPENDUID), RFC 6851 (MOVE), RFC 2177 (IDLE), RFC 9208 (QUOTA),
+ * RFC 7162 (MODSEQ).
+ *
+ * Message bodies never sit in memory beyond the parser's inline threshold:
+ * larger literals reach the caller's body callback through the parser's
+ * sink as they arrive (session.c, literal_sink).
+ */
+#include "imap/imap_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Flags of one FETCH passed to the callback; more are dropped. */
+#define IMAP_FETCH_FLAGS_MAX 64
+/* Numbers one ESEARCH ALL set may expand to (a range is not a memory cost,
+   but a callback per number is a time cost the server chooses). */
+#define IMAP_ESEARCH_EXPAND_MAX ((uint64_t)10 * 1000 * 1000)
+
+static mj_outcome malformed(mj_imap *s, const char *what)
+{
+    imap_set_state(s, MJ_IMAP_STATE_FAILED);
+    return mj_error_set(mj_conn_error(s->conn), MJ_PROTOCOL_ERROR, MJ_R_MALFORMED,
+                        "malformed %s response", what);
+}
+
+/* ---- FETCH ------------------------------------------------------------------------------- */
+
+static bool is_body_item(const mj_imap_node *name)
+{
+    static const char *const prefixes[] = {"BODY[", "BODY.PEEK[", "BINARY[", "BINARY.PEEK["};
+    static const char *const whole[] = {"RFC822", "RFC822.TEXT", "RFC822.HEADER"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        if (strncasecmp(name->str, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    }
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
+        if (mj_imap_node_is(name, whole[i]))
+            return true;
+    }
+    return false;
+}
+
+typedef struct fetch_ctx {
+    const mj_imap_fetch_cb *cb;
+} fetch_ctx;
+
+/* A body item's value: streamed (already delivered), inline literal, quoted, or NIL. */
+static mj_outcome fetch_body(mj_imap *s, const mj_imap_fetch_cb *cb, uint32_t seq,
+                             const mj_imap_node *name, const mj_imap_node *v, mj_imap_message *m)
+{
+    if (v->kind == MJ_IMAP_NIL)
+        return MJ_OK;
+    if (v->kind != MJ_IMAP_LITERAL && v->kind != MJ_IMAP_QUOTED)
+        return malformed(s, "FETCH body item");
+    m->body_bytes += v->kind == MJ_IMAP_LITERAL ? v->num : v->len;
+    if (v->streamed || cb == NULL || cb->body == NULL)
+        return MJ_OK;
+    return cb->body(cb->ctx, seq, name->str, (const unsigned char *)v->str, v->len);
+}
+
+/* envelope = "(" env-date SP env-subject SP env-from SP ... SP env-message-id ")": 10 fields */
+static void fetch_envelope(const mj_imap_node *v, mj_imap_message *m)
+{
+    if (v->kind != MJ_IMAP_LIST || v->count != 10)
+        return;
+    m->has_envelope = true;
+    const mj_imap_node *subject = v->first->next;
+    m->subject = subject->kind == MJ_IMAP_QUOTED || subject->kind == MJ_IMAP_LITERAL ? subject->str
+                                                                                      : NULL;
+}
+
+/* One "name value" pair of msg-att (RFC 9051 §9). */
+static mj_outcome fetch_item(mj_imap *s, const mj_imap_fetch_cb *cb, uint32_t seq,
+                             const mj_imap_node *name, const mj_imap_node *v, mj_imap_message *m,
+                             const char **flags)
+{
+    if (name->kind != MJ_IMAP_ATOM)
+        return malformed(s, "FETCH");
+    if (mj_imap_node_is(name, "UID")) {
+        if (mj_imap_node_number32(v, &m->uid) != 0)
+            return malformed(s, "FETCH UID");
+        m->has_uid = true;
+    } else if (mj_imap_node_is(name, "FLAGS")) {
+        if (v->kind != MJ_IMAP_LIST)
+            return malformed(s, "FETCH FLAGS");
+        m->has_flags = true;
+        for (const mj_imap_node *f = v->first; f != NULL && m->n_flags < IMAP_FETCH_FLAGS_MAX; f = f->next)
+            if (f->kind == MJ_IMAP_ATOM)
+                flags[m->n_flags++] = f->str;
+    } else if (mj_imap_node_is(name, "RFC822.SIZE")) {
+        if (v->kind != MJ_IMAP_NUMBER)
+            return malformed(s, "FETCH RFC822.SIZE");
+        m->has_size = true;
+        m->size = v->num;
+    } else if (mj_imap_node_is(name, "INTERNALDATE")) {
+        m->internaldate = v->kind == MJ_IMAP_QUOTED ? v->str : NULL;
+    } else if (mj_imap_node_is(name, "MODSEQ")) {
+        if (v->kind != MJ_IMAP_LIST || v->first == NULL || v->first->kind != MJ_IMAP_NUMBER)
+            return malformed(s, "FETCH MODSEQ");
+        m->has_modseq = true;
+        m->modseq = v->first->num;
+    } else if (mj_imap_node_is(name, "ENVELOPE")) {
+        fetch_envelope(v, m);
+    } else if (mj_imap_node_is(name, "BODYSTRUCTURE") || mj_imap_node_is(name, "BODY")) {
+        m->has_bodystructure = v->kind == MJ_IMAP_LIST && v->count > 0;
+    } else if (is_body_item(name)) {
+        return fetch_body(s, cb, seq, name, v, m);
+    }
+    return MJ_OK;
+}
+
+static mj_outcome fetch_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
+{
+    fetch_ctx *fc = ctx;
+    if (!r->has_number || strcasecmp(r->name, "FETCH") != 0)
+        return MJ_OK;
+    const mj_imap_node *list = r->data;
+    if (list == NULL || list->kind != MJ_IMAP_LIST || list->count % 2 != 0)
+        return malformed(s, "FETCH");
+    const char *flags[IMAP_FETCH_FLAGS_MAX];
+    mj_imap_message m = {.seq = r->number, .flags = flags};
+    for (const mj_imap_node *a = list->first; a != NULL; a = a->next->next) {
+        mj_outcome o = fetch_item(s, fc->cb, r->number, a, a->next, &m, flags);
+        if (o != MJ_OK)
+            return o;
+    }
+    return fc->cb != NULL && fc->cb->message != NULL ? fc->cb->message(fc->cb->ctx, &m) : MJ_OK;
+}
+
+/* Run a command whose FETCH responses go to cb (bodies streamed through the sink). */
+static mj_outcome with_fetch(mj_imap *s, imap_cmd cmd, const imap_part *parts, size_t n,
+                             const mj_imap_fetch_cb *cb)
+{
+    fetch_ctx fc = {cb};
+    s->fetch_cb = cb;
+    mj_error_clear(&s->fetch_err);
+    mj_outcome o = imap_run(s, cmd, parts, n, fetch_hook, &fc, MJ_SERVER_REFUSED, NULL);
+    s->fetch_cb = NULL;
+    return o;
+}
+
+mj_outcome mj_imap_fetch(mj_imap *s, bool uid, const char *set, const char *items,
+                         const mj_imap_fetch_cb *cb)
+{
+    if (imap_check_set(s, set) != MJ_OK || imap_check_raw(s, "fetch items", items) != MJ_OK)
+        return MJ_USAGE;
+    imap_part parts[] = {
+        {IMAP_P_RAW, set, false, "sequence set", false},
+        {IMAP_P_RAW, items, false, "fetch items", false},
+    };
+    return with_fetch(s, uid ? IMAP_CMD_UID_FETCH : IMAP_CMD_FETCH, parts, 2, cb);
+}
+
+/* ---- STORE ------------------------------------------------------------------------------------ */
+
+mj_outcome mj_imap_store(mj_imap *s, bool uid, const char *set, mj_imap_store_mode mode,
+                         const char *flags, bool silent, const mj_imap_fetch_cb *cb)
+{
+    static const char *const items[][2] = {
+        [MJ_IMAP_STORE_ADD] = {"+FLAGS", "+FLAGS.SILENT"},
+        [MJ_IMAP_STORE_REMOVE] = {"-FLAGS", "-FLAGS.SILENT"},
+        [MJ_IMAP_STORE_REPLACE] = {"FLAGS", "FLAGS.SILENT"},
+    };
+    if ((unsigned)mode > MJ_IMAP_STORE_REPLACE)
+        return mj_error_set(mj_conn_error(s->conn), MJ_USAGE, MJ_R_BAD_ARGUMENT, "bad STORE mode");
+    if (imap_check_set(s, set) != MJ_OK || imap_check_flags(s, flags) != MJ_OK)
+        return MJ_USAGE;
+    imap_part parts[] = {
+        {IMAP_P_RAW, set, false, "sequence set", false},
+        {IMAP_P_RAW, items[mode][silent ? 1 : 0], false, "item", false},
+        {IMAP_P_RAW, "(", false, "flags", false},
+        {IMAP_P_RAW, flags, false, "flags", true},
+        {IMAP_P_RAW, ")", false, "flags", true},
+    };
+    return with_fetch(s, uid ? IMAP_CMD_UID_STORE : IMAP_CMD_STORE, parts, 5, cb);
+}
+
+/* ---- SEARCH -------------------------------------------------------------------------------------- */
+
+typedef struct search_ctx {
+    mj_outcome (*fn)(void *ctx, uint32_t n);
+    void *ctx;
+} search_ctx;
+
+/* sequence-set of ESEARCH ALL: expanded number by number, capped. */
+static mj_outcome expand_set(mj_imap *s, const search_ctx *sc, const char *set)
+{
+    uint64_t total = 0;
+    for (const char *p = set; *p != '\0';) {
+        char *end = NULL;
+        unsigned long a = strtoul(p, &end, 10), b = a;
+        if (end == p)
+            return malformed(s, "ESEARCH");
+        if (*end == ':') {
+            p = end + 1;
+            b = strtoul(p, &end, 10);
+            if (end == p)
+                return malformed(s, "ESEARCH");
+        }
+        if (a > b) {
+            unsigned long t = a;
+            a = b;
+            b = t;
+        }
+        if (b > UINT32_MAX || (total += b - a + 1) > IMAP_ESEARCH_EXPAND_MAX)
+            return imap_fail_if_fatal(s, mj_error_set(mj_conn_error(s->conn), MJ_PROTOCOL_ERROR,
+                                                      MJ_R_REPLY_TOO_LARGE,
+                                                      "ESEARCH result over %" PRIu64 " numbers",
+                                                      IMAP_ESEARCH_EXPAND_MAX));
+        for (unsigned long n = a; n <= b; n++) {
+            mj_outcome o = sc->fn != NULL ? sc->fn(sc->ctx, (uint32_t)n) : MJ_OK;
+            if (o != MJ_OK)
+                return o;
+        }
+        p = end;
+        if (*p == ',')
+            p++;
+        else if (*p != '\0')
+            return malformed(s, "ESEARCH");
+    }
+    return MJ_OK;
+}
+
+static mj_outcome search_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
+{
+    search_ctx *sc = ctx;
+    if (strcasecmp(r->name, "SEARCH") == 0) {
+        for (const mj_imap_node *n = r->data; n != NULL; n = n->next) {
+            uint32_t v = 0;
+            if (n->kind == MJ_IMAP_LIST) /* "(MODSEQ n)" with CONDSTORE */
+                continue;
+            if (mj_imap_node_number32(n, &v) != 0)
+                return malformed(s, "SEARCH");
+            mj_outcome o = sc->fn != NULL ? sc->fn(sc->ctx, v) : MJ_OK;
+            if (o != MJ_OK)
+                return o;
+        }
+    } else if (strcasecmp(r->name, "ESEARCH") == 0) {
+        for (const mj_imap_node *n = r->data; n != NULL && n->next != NULL; n = n->next) {
+            if (mj_imap_node_is(n, "ALL"))
+                return expand_set(s, sc, n->next->str != NULL ? n->next->str : "");
+        }
+    }
+    return MJ_OK;
+}
+
+mj_outcome mj_imap_search(mj_imap *s, bool uid, const char *criteria,
+                          mj_outcome (*fn)(void *ctx, uint32_t n), void *ctx)
+{
+    if (imap_check_raw(s, "search criteria", criteria) != MJ_OK)
+        return MJ_USAGE;
+    search_ctx sc = {fn, ctx};
+    bool esearch = (s->caps.bits & MJ_IMAP_CAP_ESEARCH) != 0;
+    imap_part parts[] = {
+        {IMAP_P_RAW, "RETURN (ALL)", false, "return options", false},
+        {IMAP_P_RAW, criteria, false, "search criteria", false},
+    };
+    return imap_run(s, uid ? IMAP_CMD_UID_SEARCH : IMAP_CMD_SEARCH, esearch ? parts : parts + 1,
+                    esearch ? 2 : 1, search_hook, &sc, MJ_SERVER_REFUSED, NULL);
+}
+
+/* ---- COPY, MOVE, APPEND ------------------------------------------------------------------------------ */
+
+/* "[COPYUID v src dst]" / "[APPENDUID v uid]" arguments (RFC 4315 §3). */
+static void parse_uidplus(const char *args, bool copy, mj_imap_uidplus *out)
+{
+    unsigned long v = 0;
+    char a[256], b[256];
+    int n = sscanf(args, "%lu %255s %255s", &v, a, b);
+    if (n != (copy ? 3 : 2) || v == 0 || v > UINT32_MAX)
+        return;
+    out->present = true;
+    out->uidvalidity = (uint32_t)v;
+    snprintf(out->source, sizeof out->source, "%s", copy ? a : "");
+    snprintf(out->dest, sizeof out->dest, "%s", copy ? b : a);
+}
+
+/* MOVE sends COPYUID in an untagged OK before the tagged one (RFC 6851 §4.3). */
+static mj_outcome move_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
+{
+    (void)s;
+    if (r->status == MJ_IMAP_ST_OK && r->code != NULL && strcasecmp(r->code, "COPYUID") == 0) {
+        char args[IMAP_CODE_ARGS_KEEP];
+        mj_escape(r->code_args, strlen(r->code_args), args, sizeof args);
+        parse_uidplus(args, true, ctx);
+    }
+    return MJ_OK;
+}
+
+mj_outcome mj_imap_copy(mj_imap *s, bool uid, bool move, const char *set, const char *mailbox,
+                        mj_imap_uidplus *copyuid_out)
+{
+    static const imap_cmd cmds[2][2] = {{IMAP_CMD_COPY, IMAP_CMD_UID_COPY},
+                                        {IMAP_CMD_MOVE, IMAP_CMD_UID_MOVE}};
+    mj_imap_uidplus local;
+    mj_imap_uidplus *cu = copyuid_out != NULL ? copyuid_out : &local;
+    memset(cu, 0, sizeof *cu);
+    if (imap_check_set(s, set) != MJ_OK)
+        return MJ_USAGE;
+    imap_part parts[] = {
+        {IMAP_P_RAW, set, false, "sequence set", false},
+        {IMAP_P_MAILBOX, mailbox, false, "mailbox name", false},
+    };
+    imap_done done;
+    mj_outcome o = imap_run(s, cmds[move][uid], parts, 2, move ? move_hook : NULL, cu,
+                            MJ_SERVER_REFUSED, &done);
+    if (o == MJ_OK && strcasecmp(done.code, "COPYUID") == 0)
+        parse_uidplus(done.code_args, true, cu);
+    return o;
+}
+
+mj_outcome mj_imap_append(mj_imap *s, const char *mailbox, const char *flags, uint64_t size,
+                          mj_imap_read_fn read, void *ctx, mj_imap_uidplus *appenduid_out)
+{
+    mj_imap_uidplus local;
+    mj_imap_uidplus *au = appenduid_out != NULL ? appenduid_out : &local;
+    memset(au, 0, sizeof *au);
+    if (flags != NULL && imap_check_flags(s, flags) != MJ_OK)
+        return MJ_USAGE;
+    imap_source src = {size, read, ctx};
+    imap_part parts[] = {
+        {IMAP_P_MAILBOX, mailbox, false, "mailbox name", false},
+        {IMAP_P_RAW, "(", false, "flags", false},
+        {IMAP_P_RAW, flags != NULL ? flags : "", false, "flags", true},
+        {IMAP_P_RAW, ")", false, "flags", true},
+        {IMAP_P_SOURCE, NULL, false, "message", false},
+    };
+    imap_part noflags[] = {parts[0], parts[4]};
+    imap_done done;
+    s->source = &src;
+    mj_outcome o = flags != NULL ? imap_run(s, IMAP_CMD_APPEND, parts, 5, NULL, NULL, MJ_SERVER_REFUSED, &done)
+                                 : imap_run(s, IMAP_CMD_APPEND, noflags, 2, NULL, NULL, MJ_SERVER_REFUSED, &done);
+    s->source = NULL;
+    if (o == MJ_OK && strcasecmp(done.code, "APPENDUID") == 0)
+        parse_uidplus(done.code_args, false, au);
+    return o;
+}
+
+/* ---- IDLE ------------------------------------------------------------------------------------------------ */
+
+typedef struct idle_ctx {
+    unsigned events;
+    bool until_event;
+    bool stop;
+} idle_ctx;
+
+static mj_outcome idle_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
+{
+    idle_ctx *ic = ctx;
+    (void)s;
+    ic->events++;
+    if (ic->until_event && r->has_number &&
+        (strcasecmp(r->name, "EXISTS") == 0 || strcasecmp(r->name, "EXPUNGE") == 0 ||
+         strcasecmp(r->name, "FETCH") == 0))
+        ic->stop = true;
+    return MJ_OK;
+}
+
+/*
+ * Read responses until the deadline, an event (until_event) or a tagged
+ * reply (*tagged_out).  Running out of time is not an error here.
+ */
+static mj_outcome idle_wait(mj_imap *s, idle_ctx *ic, int64_t end_ms, imap_done *done,
+                            bool *tagged_out)
+{
+    mj_timeouts *t = mj_conn_timeouts(s->conn);
+    mj_error *err = mj_conn_error(s->conn);
+    int saved = t->io_ms;
+    mj_outcome o = MJ_OK;
+    while (!ic->stop) {
+        int64_t left = end_ms - mj_now_ms();
+        if (left <= 0)
+            break;
+        if (s->in_len == 0) {
+            t->io_ms = left < saved ? (int)left : saved;
+            o = mj_reader_read_some(mj_conn_reader(s->conn), MJ_READER_CHUNK, &s->in, &s->in_len, err);
+            t->io_ms = saved;
+            if (o == MJ_TIMEOUT && err->reason == MJ_R_IO_TIMEOUT) {
+                mj_error_clear(err);
+                s->in_len = 0;
+                o = MJ_OK;
+                continue;
+            }
+            if (o != MJ_OK) {
+                s->in_len = 0;
+                return imap_fail_if_fatal(s, o);
+            }
+        }
+        const mj_imap_response *r = NULL;
+        size_t used = 0;
+        mj_parse_result pr = mj_imap_parse(s->parser, s->in, s->in_len, &used, &r, err);
+        s->in += used;
+        s->in_len -= used;
+        if (pr == MJ_PARSE_ERROR)
+            return imap_fail_if_fatal(s, err->outcome);
+        if (pr == MJ_PARSE_NEED_MORE)
+            continue;
+        if (r->kind == MJ_IMAP_TAGGED) {
+            *tagged_out = true;
+            return imap_tagged(s, r, done);
+        }
+        if (r->kind == MJ_IMAP_CONTINUATION)
+            continue; /* some servers repeat "+ idling" as a keep-alive */
+        o = imap_untagged(s, r, idle_hook, ic);
+        if (o != MJ_OK)
+            return o;
+    }
+    return o;
+}
+
+mj_outcome mj_imap_idle(mj_imap *s, unsigned seconds, bool until_event, unsigned *events_out)
+{
+    idle_ctx ic = {0, until_event, false};
+    imap_done done;
+    bool ended = false, tagged = false;
+    mj_outcome o = imap_begin(s, IMAP_CMD_IDLE);
+    if (o == MJ_OK)
+        o = mj_conn_put(s->conn, "\r\n", 2, false);
+    if (o == MJ_OK)
+        o = mj_conn_flush(s->conn);
+    if (o != MJ_OK)
+        return imap_fail_if_fatal(s, o);
+    for (;;) { /* the '+' that starts idling; untagged data may come first */
+        const mj_imap_response *r = NULL;
+        o = imap_read(s, &r);
+        if (o != MJ_OK)
+            return o;
+        if (r->kind == MJ_IMAP_CONTINUATION)
+            break;
+        if (r->kind == MJ_IMAP_TAGGED) {
+            o = imap_tagged(s, r, &done);
+            ended = true;
+            break;
+        }
+        if ((o = imap_untagged(s, r, idle_hook, &ic)) != MJ_OK)
+            return o;
+    }
+    if (o == MJ_OK && !ended)
+        o = idle_wait(s, &ic, mj_now_ms() + (int64_t)seconds * 1000, &done, &tagged);
+    if (events_out != NULL)
+        *events_out = ic.events;
+    if (o != MJ_OK)
+        return o;
+    if (ended || tagged)
+        return done.status == MJ_IMAP_ST_OK ? MJ_OK : imap_refused(s, IMAP_CMD_IDLE, &done, MJ_SERVER_REFUSED);
+    o = mj_conn_puts(s->conn, "DONE");
+    if (o != MJ_OK)
+        return imap_fail_if_fatal(s, o);
+    o = imap_finish(s, IMAP_CMD_IDLE, idle_hook, &ic, MJ_SERVER_REFUSED, NULL);
+    if (events_out != NULL)
+        *events_out = ic.events;
+    return o;
+}
+
+/* ---- QUOTA ---------------------------------------------------------------------------------------------- */
+
+typedef struct quota_ctx {
+    mj_imap_quota_fn fn;
+    void *ctx;
+} quota_ctx;
+
+/* quota-response = "QUOTA" SP astring SP quota-list; quota-list = "(" quota-resource *(SP ...) ")" */
+static mj_outcome quota_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
+{
+    quota_ctx *qc = ctx;
+    if (strcasecmp(r->name, "QUOTA") != 0)
+        return MJ_OK;
+    const mj_imap_node *root = r->data;
+    const mj_imap_node *list = root != NULL ? root->next : NULL;
+    if (root == NULL || root->str == NULL || list == NULL || list->kind != MJ_IMAP_LIST ||
+        list->count % 3 != 0)
+        return malformed(s, "QUOTA");
+    for (const mj_imap_node *a = list->first; a != NULL; a = a->next->next->next) {
+        if (a->kind != MJ_IMAP_ATOM || a->next->kind != MJ_IMAP_NUMBER ||
+            a->next->next->kind != MJ_IMAP_NUMBER)
+            return malformed(s, "QUOTA");
+        mj_outcome o = qc->fn != NULL ? qc->fn(qc->ctx, root->str, a->str, a->next->num, a->next->next->num)
+                                      : MJ_OK;
+        if (o != MJ_OK)
+            return o;
+    }
+    return MJ_OK;
+}
+
+mj_outcome mj_imap_quota(mj_imap *s, const char *mailbox, mj_imap_quota_fn fn, void *ctx)
+{
+    quota_ctx qc = {fn, ctx};
+    imap_part parts[] = {{IMAP_P_MAILBOX, mailbox, false, "mailbox name", false}};
+    return imap_run(s, IMAP_CMD_GETQUOTAROOT, parts, 1, quota_hook, &qc, MJ_SERVER_REFUSED, NULL);
+}
