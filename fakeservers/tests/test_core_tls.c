@@ -226,29 +226,43 @@ static void test_starttls_failure_modes(void **state)
     }
 }
 
-/* An expired certificate: the client refuses; the server records tls-failed. */
+/*
+ * An expired certificate: the client refuses; the server records tls-failed,
+ * and the greeting that never went out is "not reached" (exit 1).  A script
+ * that expects the abort (only `expect: eof`) exits 0.
+ */
 static void test_expired_certificate(void **state)
 {
     (void)state;
-    fk_step steps[] = {{.pos = AT(3, 7), .send = TEXT("* OK")}};
-    fk_script script;
-    fk_scenario s = one_conn(&script, steps, N_OF(steps), FK_PROTO_IMAP);
-    s.server.tls = FK_TLS_IMPLICIT;
-    s.server.certificate = "expired";
-    run r;
-    run_start(&r, &s, 3000, false);
-    SSL_CTX *ctx = client_ctx(0);
-    int fd = connect_to(r.port);
-    long verify = 0;
-    assert_null(tls_connect(ctx, fd, &verify));
-    assert_int_equal(verify, X509_V_ERR_CERT_HAS_EXPIRED);
-    close(fd);
-    SSL_CTX_free(ctx);
-    assert_int_equal(run_finish(&r), 0);
-    char *t = slurp(r.transcript);
-    assert_non_null(strstr(t, "\"event\":\"tls-failed\""));
-    free(t);
-    run_cleanup(&r);
+    fk_step greet[] = {{.pos = AT(3, 7), .send = TEXT("* OK")}};
+    fk_step eof_only[] = {{.pos = AT(3, 7), .expect = {.kind = FK_EXPECT_EOF}}};
+    for (int mode = 0; mode < 2; mode++) {
+        fk_script script;
+        fk_scenario s = mode == 0 ? one_conn(&script, greet, N_OF(greet), FK_PROTO_IMAP)
+                                  : one_conn(&script, eof_only, N_OF(eof_only), FK_PROTO_IMAP);
+        s.server.tls = FK_TLS_IMPLICIT;
+        s.server.certificate = "expired";
+        run r;
+        run_start(&r, &s, 3000, false);
+        SSL_CTX *ctx = client_ctx(0);
+        int fd = connect_to(r.port);
+        long verify = 0;
+        assert_null(tls_connect(ctx, fd, &verify));
+        assert_int_equal(verify, X509_V_ERR_CERT_HAS_EXPIRED);
+        close(fd);
+        SSL_CTX_free(ctx);
+        assert_int_equal(run_finish(&r), mode == 0 ? 1 : 0);
+        char *t = slurp(r.transcript), *d = slurp(r.diag);
+        assert_non_null(strstr(t, "\"event\":\"tls-failed\""));
+        if (mode == 0)
+            assert_string_equal(d, "t.yaml:3:7: not reached: the TLS handshake failed "
+                                   "(error:0A000415:SSL routines::sslv3 alert certificate expired)\n");
+        else
+            assert_string_equal(d, "");
+        free(t);
+        free(d);
+        run_cleanup(&r);
+    }
 }
 
 /* FIN without close_notify: the client sees an unexpected EOF. */

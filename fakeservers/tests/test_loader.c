@@ -65,6 +65,13 @@ static const struct {
     const char *file;
     const char *want;
 } bad_files[] = {
+    {"alert_and_close", "8:14: alert and close cannot be in one step: a connection ends once"},
+    {"alert_plaintext", "5:7: alert acts on TLS records, and the connection is not TLS here (server: tls: implicit, or starttls: true before it)"},
+    {"alert_unknown", "7:14: alert: expected one of bad_record_mac, record_overflow, unexpected_message, found internal_error"},
+    {"corrupt_before_starttls", "6:7: corrupt_record acts on TLS records, and the connection is not TLS here (server: tls: implicit, or starttls: true before it)"},
+    {"corrupt_false", "7:23: corrupt_record: false does nothing; write true or leave the key out"},
+    {"step_after_alert", "8:7: this step never runs: the step at 6:7 ends the connection (alert)"},
+    {"truncate_without_send", "8:24: truncate_record works on the step's send, and there is none"},
     {"bad_certificate", "5:16: certificate: expected one of valid, valid-rsa, expired, not-yet-valid, self-signed, wrong-host, untrusted-ca, wildcard, cn-only, client-auth-only, bad-intermediate, weak-key, found snakeoil"},
     {"bad_ciphers", "5:12: ciphers: OpenSSL knows no cipher in 'NO-SUCH-CIPHER'"},
     {"bad_escape", "5:22: YAML syntax error: found unknown escape character (while parsing a quoted scalar at 5:17)"},
@@ -95,7 +102,7 @@ static const struct {
     {"drip_without_send", "6:13: drip shapes the step's send, and there is none"},
     {"duplicate_key", "6:3: duplicate key 'tls' (first at 4:3)"},
     {"empty", "1:1: empty file: expected a scenario mapping"},
-    {"empty_step", "6:7: a step needs at least one of expect, sleep, send, send_raw, send_file, starttls, close, reset, hang, shutdown_write"},
+    {"empty_step", "6:7: a step needs at least one of expect, sleep, send, send_raw, send_file, starttls, close, reset, hang, shutdown_write, alert, truncate_record"},
     {"empty_steps", "4:10: steps: an empty script; give one step or more"},
     {"eof_then_expect", "7:7: this step expects input after the client closed (expect: eof at 6:7)"},
     {"forbid_bad_regex", "5:23: forbid: before_tls: bad regex: Unmatched [, [^, [:, [., or [="},
@@ -132,7 +139,7 @@ static const struct {
     {"uncaptured_name", "6:13: send: {user} is not captured by an expect before it in this connection"},
     {"unknown_alias", "5:13: alias *greeting names no anchor defined (and finished) before it"},
     {"unknown_server_key", "4:3: unknown key 'tsl' in server: expected one of tls, certificate, tls_min, tls_max, ciphers, port, accept, greeting_delay_ms, line_max, literal_max, literal_continuation, data_max, forbid, steps, connections"},
-    {"unknown_step_key", "6:7: unknown key 'sned' in a step: expected one of expect, optional, unordered, on_mismatch, sleep, send, send_raw, send_file, dotstuff, drip, fragment, starttls, close, reset, hang, shutdown_write"},
+    {"unknown_step_key", "6:7: unknown key 'sned' in a step: expected one of expect, optional, unordered, on_mismatch, sleep, send, send_raw, send_file, dotstuff, drip, fragment, starttls, close, reset, hang, shutdown_write, alert, truncate_record, corrupt_record"},
     {"unknown_top_key", "2:1: unknown key 'sumary' in the top level: expected one of name, summary, protocol, tags, source, server, client, expect"},
     {"unordered_single", "6:18: unordered applies to a list of two patterns or more"},
     {"upper_placeholder", "5:15: expect: bad placeholder at character 1: '{' and a name of a-z, 0-9 and _ (at most 31, starting with a-z or _) and '}'"},

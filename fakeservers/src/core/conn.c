@@ -24,6 +24,7 @@
 #include "core/conn_internal.h"
 #include "core/match.h"
 #include "core/tls.h"
+#include "core/tls_tap.h"
 
 #define IN_INITIAL   1024     /* first size of the line buffer */
 #define FILE_CHUNK   16384    /* bytes read from a send_file at a time */
@@ -103,6 +104,7 @@ static void conn_free(fk_conn *c)
         c->next->prev = c->prev;
     free(c->in);
     free(c->out);
+    free(c->hello_buf);
     free(c->matched);
     free(c);
     srv->n_active--;
@@ -122,6 +124,50 @@ static run_result conn_finish(fk_conn *c, const char *why)
 void fk_conn_abort(fk_conn *c, const char *why)
 {
     (void)conn_finish(c, why);
+}
+
+/*
+ * The connection ended before its script did (TLS failure, peer gone): no
+ * byte can go out any more.  The first reason is kept, for "not reached".
+ */
+static void mark_ended(fk_conn *c, const char *what, const char *detail)
+{
+    c->in_closed = c->out_dead = true;
+    if (c->ended[0] == '\0')
+        snprintf(c->ended, sizeof c->ended, "%.60s (%.120s)", what, detail);
+}
+
+/*
+ * Can step s be counted as run on a connection that is gone?  An optional
+ * step is skipped (its expect cannot match), and `expect: eof` with nothing
+ * to send is exactly what happened; anything else never ran.
+ */
+static bool done_when_gone(const fk_step *s)
+{
+    return s->optional || (s->expect.kind == FK_EXPECT_EOF && s->send.kind == FK_SEND_NONE &&
+                           s->starttls.kind == FK_STARTTLS_NONE);
+}
+
+/*
+ * Finish a connection that ended early: the first step from `from` on that
+ * cannot count as run is reported as "FILE:LINE:COL: not reached: why"
+ * (exit 1), so a failed handshake never passes for a completed script.
+ */
+static run_result finish_ended(fk_conn *c, size_t from)
+{
+    for (size_t i = from; c->script != NULL && i < c->script->n_steps; i++) {
+        const fk_step *s = &c->script->steps[i];
+        bool started = i == c->step_i && c->phase != FK_PH_STEP; /* cut short midway */
+        if (!started && done_when_gone(s))
+            continue;
+        char where[FK_WHERE_MAX], msg[FK_DIAG_MAX];
+        fk_srv_where(c->srv, s->pos, where, sizeof where);
+        snprintf(msg, sizeof msg, "%s: not reached: %s", where, c->ended);
+        fk_transcript_event(c->srv->tr, c->id, "not-reached", msg, c->tls, where, NULL);
+        fk_srv_diag(c->srv, msg);
+        break;
+    }
+    return conn_finish(c, c->ended);
 }
 
 /* ---- reading ------------------------------------------------------------------- */
@@ -198,6 +244,33 @@ static void scan_new_lines(fk_conn *c)
     }
 }
 
+/*
+ * TLS_FAIL: keep the ClientHello's first bytes until they parse (or cannot),
+ * so the failure modes record SNI, versions and compression as a handshake
+ * would.
+ */
+static void note_hello(fk_conn *c, const unsigned char *p, size_t n)
+{
+    if (c->hello_done)
+        return;
+    if (c->hello_buf == NULL && (c->hello_buf = malloc(FK_HELLO_MAX)) == NULL) {
+        c->hello_done = true;
+        return;
+    }
+    size_t take = n < FK_HELLO_MAX - c->hello_len ? n : FK_HELLO_MAX - c->hello_len;
+    memcpy(c->hello_buf + c->hello_len, p, take);
+    c->hello_len += take;
+    fk_parse r = fk_client_hello_parse(c->hello_buf, c->hello_len, &c->hello);
+    if (r == FK_PARSE_NEED_MORE && c->hello_len < FK_HELLO_MAX)
+        return;
+    c->hello_done = true;
+    if (r != FK_PARSE_OK)
+        fk_conn_event(c, "client-hello-unparsed", "the client's first bytes are not a TLS "
+                                                  "ClientHello", NULL);
+    free(c->hello_buf);
+    c->hello_buf = NULL;
+}
+
 /* Read what is there (until EAGAIN, EOF or a full buffer). */
 static void read_input(fk_conn *c)
 {
@@ -218,6 +291,8 @@ static void read_input(fk_conn *c)
         fk_transcript_bytes(c->srv->tr, c->id, 'c', keep ? c->in + c->in_len : scratch, n,
                             c->tls, fk_conn_where(c));
         c->got_bytes = true;
+        if (c->phase == FK_PH_TLS_FAIL)
+            note_hello(c, keep ? c->in + c->in_len : scratch, n);
         if (c->phase == FK_PH_EXPECT || c->phase == FK_PH_TLS_FAIL)
             fk_conn_idle_arm(c);
         if (keep) {
@@ -357,6 +432,7 @@ static long write_some(fk_conn *c, const unsigned char *p, size_t n)
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             return 0;
         fk_conn_event(c, "reset", strerror(errno), NULL);
+        mark_ended(c, "the client is gone", strerror(errno));
         return -1;
     }
     int len = c->ssl_retry_len ? c->ssl_retry_len : (int)(n > INT32_MAX ? INT32_MAX : n);
@@ -373,6 +449,7 @@ static long write_some(fk_conn *c, const unsigned char *p, size_t n)
     }
     char why[256];
     fk_conn_event(c, "reset", fk_tls_error(why, sizeof why), NULL);
+    mark_ended(c, "the client is gone", why);
     return -1;
 }
 
@@ -594,7 +671,7 @@ static run_result ph_start(fk_conn *c)
 
 static run_result ph_delay(fk_conn *c)
 {
-    if (waiting(c, c->srv->sc->server.greeting_delay_ms))
+    if (!c->out_dead && waiting(c, c->srv->sc->server.greeting_delay_ms))
         return R_WAIT;
     c->phase = FK_PH_STEP;
     return R_NEXT;
@@ -603,6 +680,8 @@ static run_result ph_delay(fk_conn *c)
 static run_result ph_step(fk_conn *c)
 {
     const fk_step *s = fk_conn_step(c);
+    if (c->ended[0] != '\0')
+        return finish_ended(c, c->step_i);
     if (s == NULL) { /* the script is over: close politely */
         c->where[0] = '\0';
         c->close_notify = true;
@@ -810,6 +889,8 @@ static run_result ph_send(fk_conn *c)
     if (c->out_off == c->out_len) /* all written: start the buffer over */
         c->out_off = c->out_len = 0;
     size_t from = c->out_len;
+    if (c->tls && (s->corrupt_record || s->end == FK_END_TRUNCATE)) /* the send's first record */
+        fk_tap_arm(SSL_get_wbio(c->ssl), s->corrupt_record ? FK_TAP_CORRUPT : FK_TAP_TRUNCATE);
     if (queue_send(c, s) != 0 ||
         (s->starttls.inject.len && fk_conn_out(c, s->starttls.inject.data, s->starttls.inject.len))) {
         c->srv->internal = true;
@@ -824,9 +905,18 @@ static run_result ph_send(fk_conn *c)
 
 static run_result ph_flush(fk_conn *c)
 {
+    size_t before = c->out_off;
     flush_result r = c->out_dead ? FL_DEAD : flush_output(c);
-    if (r == FL_WAIT)
+    if (r == FL_WAIT) {
+        /* Blocked on a full send buffer (not a drip/fragment pause): a client
+           that stops reading gets idle_ms from the last progress, then fails. */
+        if (c->t_write != 0 || c->out_off != before)
+            fk_conn_idle_cancel(c);
+        if (c->t_write == 0 && c->t_idle == 0)
+            fk_conn_idle_arm(c);
         return R_WAIT;
+    }
+    fk_conn_idle_cancel(c);
     if (r == FL_DEAD) {
         c->out_dead = c->in_closed = true;
         drop_output(c);
@@ -838,6 +928,8 @@ static run_result ph_flush(fk_conn *c)
 static run_result ph_starttls(fk_conn *c)
 {
     const fk_starttls *t = &fk_conn_step(c)->starttls;
+    if (t->kind != FK_STARTTLS_NONE && c->ended[0] != '\0')
+        return finish_ended(c, c->step_i); /* the handshake of this step never started */
     if (t->kind == FK_STARTTLS_NONE || c->out_dead) {
         c->phase = FK_PH_END;
         return R_NEXT;
@@ -888,10 +980,11 @@ static run_result ph_handshake(fk_conn *c)
     }
     char why[256];
     record_hello(c);
-    fk_conn_event(c, "tls-failed", e == SSL_ERROR_SYSCALL ? "connection closed during the handshake"
-                                                  : fk_tls_error(why, sizeof why), NULL);
+    const char *what = e == SSL_ERROR_SYSCALL ? "connection closed during the handshake"
+                                              : fk_tls_error(why, sizeof why);
+    fk_conn_event(c, "tls-failed", what, NULL);
     fk_conn_idle_cancel(c);
-    c->in_closed = c->out_dead = true;
+    mark_ended(c, "the TLS handshake failed", what);
     c->phase = c->after_tls;
     return R_NEXT;
 }
@@ -900,12 +993,13 @@ static run_result ph_handshake(fk_conn *c)
 static run_result ph_tls_fail(fk_conn *c)
 {
     const fk_starttls *t = &fk_conn_step(c)->starttls;
-    if (!c->got_bytes && !c->in_closed) {
+    if (!c->hello_done && !c->in_closed) {
         if (c->t_idle == 0)
             fk_conn_idle_arm(c);
         return R_WAIT;
     }
     fk_conn_idle_cancel(c);
+    record_hello(c);
     static const char *what[] = {[FK_STARTTLS_PLAINTEXT] = "answered the ClientHello with plaintext",
                                  [FK_STARTTLS_ALERT] = "answered the ClientHello with a fatal alert",
                                  [FK_STARTTLS_SILENCE] = "left the ClientHello unanswered"};
@@ -931,9 +1025,47 @@ static void set_linger0(int fd)
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
+/*
+ * alert: NAME.  OpenSSL sends fatal alerts only for errors it detects, so it
+ * is fed a record it answers with that alert, encrypted with the live keys;
+ * the alert it actually sent is recorded.  The TLS object is dead after it:
+ * the rest of the connection is raw TCP (FIN, then drain).
+ */
+static void send_alert(fk_conn *c, fk_alert a)
+{
+    size_t len = 0;
+    const unsigned char *rec = fk_tap_alert_record(a, &len);
+    char buf[8], info[160];
+    if (rec == NULL || fk_tap_inject(SSL_get_rbio(c->ssl), rec, len) != 0)
+        return;
+    c->hello.alert_sent = 0;
+    ERR_clear_error();
+    (void)SSL_read(c->ssl, buf, sizeof buf);
+    ERR_clear_error();
+    unsigned sent = c->hello.alert_sent;
+    if (sent == 0)
+        snprintf(info, sizeof info, "OpenSSL sent no alert");
+    else
+        snprintf(info, sizeof info, "%s alert %u (%s)", (sent >> 8) == 2 ? "fatal" : "warning",
+                 sent & 0xffu, SSL_alert_desc_string_long((int)sent));
+    fk_conn_event(c, "tls-alert", info, json_pack("{s:i}", "alert", (int)(sent & 0xffu)));
+    c->tls = false; /* what follows is discarded raw bytes */
+}
+
 static run_result ph_end(fk_conn *c)
 {
     switch (fk_conn_step(c)->end) {
+    case FK_END_ALERT:
+    case FK_END_TRUNCATE:
+        if (c->tls && fk_conn_step(c)->end == FK_END_ALERT)
+            send_alert(c, fk_conn_step(c)->alert);
+        else if (c->tls)
+            fk_conn_event(c, "tls-truncated", fk_tap_cut(SSL_get_wbio(c->ssl))
+                                                  ? "a TLS record cut short, then FIN"
+                                                  : "no record to cut (nothing was sent)", NULL);
+        c->close_notify = false;
+        c->phase = FK_PH_CLOSE;
+        return R_NEXT;
     case FK_END_CLOSE:
     case FK_END_CLOSE_NO_NOTIFY:
         c->close_notify = fk_conn_step(c)->end == FK_END_CLOSE;
@@ -1059,6 +1191,24 @@ static void on_write_timer(fk_loop *loop, void *arg)
     conn_run(c);
 }
 
+/*
+ * The client read nothing of our output for idle_ms (its receive window and
+ * our send buffer are full): fail the step, and RST, since a FIN would queue
+ * behind bytes that never leave.
+ */
+static void write_stalled(fk_conn *c)
+{
+    char msg[FK_DIAG_MAX];
+    snprintf(msg, sizeof msg, "%s: the client stopped reading: %zu byte(s)%s unsent after %u ms "
+                              "without progress",
+             c->where[0] ? c->where : "-", c->out_len - c->out_off,
+             c->file ? " and the rest of send_file" : "", c->srv->idle_ms);
+    fk_conn_event(c, "mismatch", msg, NULL);
+    fk_srv_diag(c->srv, msg);
+    set_linger0(c->fd);
+    (void)conn_finish(c, "reset: the client stopped reading");
+}
+
 static void on_idle(fk_loop *loop, void *arg)
 {
     (void)loop;
@@ -1074,11 +1224,16 @@ static void on_idle(fk_loop *loop, void *arg)
     case FK_PH_TLS_FAIL:
         fk_conn_event(c, "tls-failed", c->phase == FK_PH_HANDSHAKE ? "handshake timed out"
                                                             : "no ClientHello arrived", NULL);
-        c->in_closed = c->out_dead = c->phase == FK_PH_HANDSHAKE;
+        if (c->phase == FK_PH_HANDSHAKE) {
+            mark_ended(c, "the TLS handshake timed out", got);
+        }
         c->phase = c->phase == FK_PH_HANDSHAKE ? c->after_tls : FK_PH_END;
         break;
     case FK_PH_HUNG:
         (void)conn_finish(c, "idle timeout while hung");
+        return;
+    case FK_PH_FLUSH:
+        write_stalled(c);
         return;
     default:
         break;

@@ -21,6 +21,7 @@
 #include "sasl/fk_sasl.h"
 
 #define SHOW_MAX 200 /* bytes of a client line quoted in a message */
+#define FK_ENDED_MAX 192 /* longest "why the connection ended early" */
 
 struct fk_conn_data;
 
@@ -45,6 +46,9 @@ struct fk_conn {
     bool in_closed;     /* EOF or reset seen */
     bool discard_input; /* the client speaks TLS we do not answer */
     bool got_bytes;     /* TLS_FAIL: the ClientHello arrived */
+    unsigned char *hello_buf; /* TLS_FAIL: the ClientHello so far (FK_HELLO_MAX), NULL: none */
+    size_t hello_len;
+    bool hello_done;    /* TLS_FAIL: the ClientHello is parsed, or cannot be */
     /* expect progress */
     size_t n_matched;
     bool *matched; /* unordered sets */
@@ -54,6 +58,8 @@ struct fk_conn {
     unsigned char *out;
     size_t out_len, out_off, out_cap;
     bool out_dead;                /* writes failed: the peer is gone */
+    char ended[FK_ENDED_MAX];     /* why the connection ended early ("" while it lives): the
+                                     remaining non-optional steps are "not reached" */
     int ssl_retry_len;            /* SSL_write must be retried with this length */
     FILE *file;                   /* send_file being streamed */
     bool file_dotstuff, file_bol; /* file_bol: at a line start */

@@ -23,6 +23,10 @@
 #define FK_FRAGMENT_GAP_MS 5u
 /* Longest "FILE:LINE:COL" kept for messages (longer paths are cut). */
 #define FK_WHERE_MAX 512
+/* How long accepting pauses when accept() runs out of descriptors or memory
+   (EMFILE, ENFILE, ENOBUFS, ENOMEM): the listener stays readable, so retrying
+   at once would spin. */
+#define FK_ACCEPT_PAUSE_MS 100u
 /* Longest mismatch message. */
 #define FK_DIAG_MAX 1024
 
@@ -45,6 +49,8 @@ typedef struct fk_srv {
     bool mismatch;         /* a step failed or an oracle fired: exit 1 */
     bool internal;         /* exit 3 */
     uint64_t wait_timer;   /* waiting for the next scripted connection */
+    uint64_t accept_timer; /* accepting paused (out of descriptors) until it fires */
+    unsigned n_accept_paused; /* times accepting was paused, for the transcript */
     size_t line_max;
     size_t literal_max;    /* IMAP: largest client literal */
     uint64_t data_max;     /* SMTP: largest message content */

@@ -129,6 +129,30 @@ static void dispatch_accepted(fk_srv *srv, int fd)
     }
 }
 
+static void on_accept_resume(fk_loop *loop, void *arg)
+{
+    fk_srv *srv = arg;
+    srv->accept_timer = 0;
+    if (srv->lfd >= 0)
+        fk_loop_watch(loop, srv->lfd, FK_EV_READ, fk_on_accept, srv);
+}
+
+/*
+ * accept() failed for want of descriptors or memory: the pending connection
+ * stays in the backlog and the listener stays readable, so stop watching it
+ * for FK_ACCEPT_PAUSE_MS instead of spinning; recorded once per pause.
+ */
+static void pause_accepting(fk_srv *srv, int err)
+{
+    char why[128];
+    srv->n_accept_paused++;
+    snprintf(why, sizeof why, "accept: %s; accepting paused for %u ms (pause %u)", strerror(err),
+             FK_ACCEPT_PAUSE_MS, srv->n_accept_paused);
+    fk_transcript_event(srv->tr, 0, "accept-paused", why, false, NULL, NULL);
+    fk_loop_watch(srv->loop, srv->lfd, 0, fk_on_accept, srv);
+    srv->accept_timer = fk_loop_timer(srv->loop, FK_ACCEPT_PAUSE_MS, on_accept_resume, srv);
+}
+
 void fk_on_accept(fk_loop *loop, int fd, unsigned events, void *arg)
 {
     (void)loop;
@@ -136,8 +160,12 @@ void fk_on_accept(fk_loop *loop, int fd, unsigned events, void *arg)
     fk_srv *srv = arg;
     for (;;) {
         int cfd = accept(fd, NULL, NULL); /* accept4 needs _GNU_SOURCE */
-        if (cfd < 0)
-            return; /* EAGAIN, or EMFILE and friends: try again on the next event */
+        if (cfd < 0) {
+            int e = errno;
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)
+                pause_accepting(srv, e);
+            return; /* EAGAIN, ECONNABORTED, EINTR: the next event */
+        }
         int fl = fcntl(cfd, F_GETFL);
         if (fl < 0 || fcntl(cfd, F_SETFL, fl | O_NONBLOCK) != 0 ||
             fcntl(cfd, F_SETFD, FD_CLOEXEC) != 0) {

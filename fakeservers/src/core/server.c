@@ -186,6 +186,7 @@ int fk_serve(const fk_scenario *s, const fk_options *opt)
             fk_conn_abort(srv.conns, "interrupted");
         rc = exit_code(&srv);
     }
+    fk_loop_cancel(srv.loop, srv.accept_timer);
     if (srv.lfd >= 0) {
         fk_loop_unwatch(srv.loop, srv.lfd);
         close(srv.lfd);

@@ -4,6 +4,7 @@
  * RFC 5246 §7.2 (alerts).
  */
 #include "core/tls.h"
+#include "core/tls_tap.h"
 
 #include <limits.h>
 #include <openssl/err.h>
@@ -105,6 +106,14 @@ json_t *fk_client_hello_json(const fk_client_hello *h)
                      h->compression);
 }
 
+/* Remember the alerts the server sends (for `alert:` and the transcript). */
+static void on_info(const SSL *ssl, int where, int ret)
+{
+    fk_client_hello *h = SSL_get_app_data(ssl);
+    if (h != NULL && (where & SSL_CB_WRITE_ALERT) == SSL_CB_WRITE_ALERT)
+        h->alert_sent = (unsigned)ret & 0xffffu;
+}
+
 static bool needs_level0(const fk_server *srv, const char *cert)
 {
     return srv->ciphers != NULL || (srv->tls_min != 0 && srv->tls_min < TLS1_2_VERSION) ||
@@ -160,6 +169,7 @@ SSL_CTX *fk_tls_ctx_new(const fk_server *srv, const char *certs_dir, char *err, 
         SSL_CTX_set_security_level(ctx, 0);
     SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_client_hello_cb(ctx, on_client_hello, NULL);
+    SSL_CTX_set_info_callback(ctx, on_info);
     if (load_cert(ctx, dir, cert, err, err_size) != 0 ||
         set_policy(ctx, srv, err, err_size) != 0) {
         SSL_CTX_free(ctx);
@@ -173,10 +183,12 @@ SSL *fk_tls_new(SSL_CTX *ctx, int fd, fk_client_hello *hello)
     SSL *ssl = SSL_new(ctx);
     if (ssl == NULL)
         return NULL;
-    if (SSL_set_fd(ssl, fd) != 1) {
+    BIO *tap = fk_tap_new(fd); /* the socket, under a layer that can inject faults */
+    if (tap == NULL) {
         SSL_free(ssl);
         return NULL;
     }
+    SSL_set_bio(ssl, tap, tap);
     SSL_set_app_data(ssl, hello);
     SSL_set_accept_state(ssl);
     return ssl;

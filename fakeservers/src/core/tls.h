@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/parse.h"
 #include "scenario/scenario.h"
 
 #define FK_SNI_MAX      256 /* longest server name kept (DNS names are shorter) */
@@ -28,7 +29,22 @@ typedef struct fk_client_hello {
     unsigned versions[FK_VERSIONS_MAX]; /* supported_versions, else the legacy version */
     size_t n_versions;
     bool compression;            /* a compression method other than null was offered */
+    unsigned alert_sent;         /* the last alert the server sent: level << 8 | description;
+                                    0 when none (set by the info callback) */
 } fk_client_hello;
+
+/* Most bytes of a ClientHello kept for fk_client_hello_parse (one full record). */
+#define FK_HELLO_MAX (16384 + 5)
+
+/*
+ * Parse the ClientHello at the start of p (TLS records as they came off the
+ * wire, the handshake message possibly spread over several records): SNI,
+ * offered versions, compression.  Used where no TLS object sees the hello
+ * (the STARTTLS failure modes).  FK_PARSE_OK fills *out (seen = true);
+ * FK_PARSE_NEED_MORE: more bytes are needed; FK_PARSE_ERROR: not a
+ * ClientHello (or one larger than FK_HELLO_MAX).  Never reads past len.
+ */
+fk_parse fk_client_hello_parse(const unsigned char *p, size_t len, fk_client_hello *out);
 
 /* TLS alert record: level fatal (2), handshake_failure (40), as TLS 1.2. */
 extern const unsigned char fk_tls_alert_handshake_failure[7];

@@ -467,7 +467,8 @@ static bool h_starttls(fk_ld *c, const fk_key *k, const fk_node *v, void *target
 
 static const char *const end_key_name[] = {
     [FK_END_NONE] = "", [FK_END_CLOSE] = "close", [FK_END_CLOSE_NO_NOTIFY] = "close",
-    [FK_END_RESET] = "reset", [FK_END_HANG] = "hang", [FK_END_SHUTDOWN_WRITE] = "shutdown_write"};
+    [FK_END_RESET] = "reset", [FK_END_HANG] = "hang", [FK_END_SHUTDOWN_WRITE] = "shutdown_write",
+    [FK_END_ALERT] = "alert", [FK_END_TRUNCATE] = "truncate_record"};
 
 static bool set_end(fk_ld *c, const fk_key *k, const fk_node *v, fk_step *st, fk_end_kind end)
 {
@@ -514,12 +515,45 @@ static bool h_end_flag(fk_ld *c, const fk_key *k, const fk_node *v, void *target
     return false;
 }
 
+/* ---- transport faults under TLS ---------------------------------------------------- */
+
+static const fk_enum alert_enum[] = {{"bad_record_mac", FK_ALERT_BAD_RECORD_MAC},
+                                     {"record_overflow", FK_ALERT_RECORD_OVERFLOW},
+                                     {"unexpected_message", FK_ALERT_UNEXPECTED_MESSAGE},
+                                     {NULL, 0}};
+
+/* alert: NAME: a fatal alert after the step's send; it ends the connection. */
+static bool h_alert(fk_ld *c, const fk_key *k, const fk_node *v, void *target)
+{
+    fk_step *st = target;
+    int a = 0;
+    if (!fk_get_enum(c, v, "alert", alert_enum, &a) || !set_end(c, k, v, st, FK_END_ALERT))
+        return false;
+    st->alert = (fk_alert)a;
+    return true;
+}
+
+/* truncate_record: true ends the connection; corrupt_record: true does not. */
+static bool h_record_fault(fk_ld *c, const fk_key *k, const fk_node *v, void *target)
+{
+    fk_step *st = target;
+    bool on = false;
+    fk_node_is_bool(v, &on);
+    if (!on)
+        return fk_fail(c, v, "%s: false does nothing; write true or leave the key out", k->name);
+    if (strcmp(k->name, "corrupt_record") == 0) {
+        st->corrupt_record = true;
+        return true;
+    }
+    return set_end(c, k, v, st, FK_END_TRUNCATE);
+}
+
 /* ---- one step ---------------------------------------------------------------------- */
 
 enum {
     ST_EXPECT, ST_OPTIONAL, ST_UNORDERED, ST_ON_MISMATCH, ST_SLEEP, ST_SEND, ST_SEND_RAW,
     ST_SEND_FILE, ST_DOTSTUFF, ST_DRIP, ST_FRAGMENT, ST_STARTTLS, ST_CLOSE, ST_RESET, ST_HANG,
-    ST_SHUTDOWN_WRITE, ST_COUNT
+    ST_SHUTDOWN_WRITE, ST_ALERT, ST_TRUNCATE_RECORD, ST_CORRUPT_RECORD, ST_COUNT
 };
 static const fk_key step_keys[ST_COUNT] = {
     [ST_EXPECT] = {"expect", FK_T_ANY, false, h_expect},
@@ -538,6 +572,9 @@ static const fk_key step_keys[ST_COUNT] = {
     [ST_RESET] = {"reset", FK_T_BOOL, false, h_end_flag},
     [ST_HANG] = {"hang", FK_T_BOOL, false, h_end_flag},
     [ST_SHUTDOWN_WRITE] = {"shutdown_write", FK_T_BOOL, false, h_end_flag},
+    [ST_ALERT] = {"alert", FK_T_STR, false, h_alert},
+    [ST_TRUNCATE_RECORD] = {"truncate_record", FK_T_BOOL, false, h_record_fault},
+    [ST_CORRUPT_RECORD] = {"corrupt_record", FK_T_BOOL, false, h_record_fault},
 };
 const fk_section fk_sec_step = {"step", "a step", step_keys, ST_COUNT};
 
@@ -586,10 +623,18 @@ static bool check_step(fk_ld *c, const fk_node *map, const fk_node **seen, const
         return fk_fail(c, seen[ST_DRIP] ? seen[ST_DRIP] : seen[ST_FRAGMENT],
                        "%s shapes the step's send, and there is none",
                        seen[ST_DRIP] ? "drip" : "fragment");
+    for (int f = ST_TRUNCATE_RECORD; f <= ST_CORRUPT_RECORD; f++)
+        if (seen[f] && st->send.kind == FK_SEND_NONE)
+            return fk_fail(c, seen[f], "%s works on the step's send, and there is none",
+                           step_keys[f].name);
+    if (seen[ST_TRUNCATE_RECORD] && seen[ST_CORRUPT_RECORD])
+        return fk_fail(c, seen[ST_CORRUPT_RECORD], "corrupt_record and truncate_record cannot be "
+                                                   "in one step: both work on the same record");
     if (st->expect.kind == FK_EXPECT_NONE && st->send.kind == FK_SEND_NONE && !seen[ST_SLEEP] &&
         st->starttls.kind == FK_STARTTLS_NONE && st->end == FK_END_NONE)
         return fk_fail(c, map, "a step needs at least one of expect, sleep, send, send_raw, "
-                               "send_file, starttls, close, reset, hang, shutdown_write");
+                               "send_file, starttls, close, reset, hang, shutdown_write, alert, "
+                               "truncate_record");
     if (st->send.kind == FK_SEND_TEXT &&
         !check_placeholders(c, seen[ST_SEND], "send", &st->send.text))
         return false;
@@ -604,6 +649,27 @@ typedef struct fk_script_state {
     const fk_step *shut;     /* shutdown_write */
     const fk_step *starttls;
 } fk_script_state;
+
+/*
+ * alert, truncate_record and corrupt_record act on TLS records: the
+ * connection must be TLS by then (implicit, or a starttls: true earlier; the
+ * step's own starttls comes after its send, but before its alert).
+ */
+static bool check_tls_fault(fk_ld *c, const fk_node *at, const fk_script_state *ss,
+                            const fk_step *st)
+{
+    const char *what = st->end == FK_END_ALERT      ? "alert"
+                       : st->end == FK_END_TRUNCATE ? "truncate_record"
+                       : st->corrupt_record         ? "corrupt_record"
+                                                    : NULL;
+    if (what == NULL || c->s->server.tls == FK_TLS_IMPLICIT ||
+        (ss->starttls && ss->starttls->starttls.kind == FK_STARTTLS_HANDSHAKE) ||
+        (st->end == FK_END_ALERT && !st->corrupt_record &&
+         st->starttls.kind == FK_STARTTLS_HANDSHAKE))
+        return true;
+    return fk_fail(c, at, "%s acts on TLS records, and the connection is not TLS here "
+                          "(server: tls: implicit, or starttls: true before it)", what);
+}
 
 static bool check_order(fk_ld *c, const fk_node *at, fk_script_state *ss, const fk_step *st)
 {
@@ -622,8 +688,10 @@ static bool check_order(fk_ld *c, const fk_node *at, fk_script_state *ss, const 
     if (st->starttls.kind != FK_STARTTLS_NONE && ss->starttls)
         return fk_fail(c, at, "a second starttls in one connection (the first is at %u:%u)",
                        ss->starttls->pos.line, ss->starttls->pos.col);
+    if (!check_tls_fault(c, at, ss, st))
+        return false;
     if (st->end == FK_END_CLOSE || st->end == FK_END_CLOSE_NO_NOTIFY || st->end == FK_END_RESET ||
-        st->end == FK_END_HANG)
+        st->end == FK_END_HANG || st->end == FK_END_ALERT || st->end == FK_END_TRUNCATE)
         ss->ended = st;
     ss->eof = st->expect.kind == FK_EXPECT_EOF ? st : ss->eof;
     ss->shut = st->end == FK_END_SHUTDOWN_WRITE ? st : ss->shut;

@@ -145,8 +145,22 @@ typedef enum fk_end_kind {
     FK_END_CLOSE_NO_NOTIFY,/* TLS: FIN without close_notify */
     FK_END_RESET,          /* RST (SO_LINGER 0) */
     FK_END_HANG,           /* stop reading and writing, keep the socket */
-    FK_END_SHUTDOWN_WRITE  /* half-close: FIN, keep reading */
+    FK_END_SHUTDOWN_WRITE, /* half-close: FIN, keep reading */
+    FK_END_ALERT,          /* TLS: a fatal alert (fk_step.alert) after the send, then FIN */
+    FK_END_TRUNCATE        /* TLS: the send's first record cut short, then FIN (truncate_record) */
 } fk_end_kind;
+
+/*
+ * The fatal alert of `alert: NAME`: mjfake makes OpenSSL raise it by feeding
+ * its own TLS object a record that OpenSSL answers with that alert, so it is
+ * encrypted with the live keys like a real server's (core/tls_tap.h).
+ */
+typedef enum fk_alert {
+    FK_ALERT_NONE = 0,
+    FK_ALERT_BAD_RECORD_MAC,   /* 20 */
+    FK_ALERT_RECORD_OVERFLOW,  /* 22 */
+    FK_ALERT_UNEXPECTED_MESSAGE /* 10; TLS 1.3 (1.2 answers the same input with bad_record_mac) */
+} fk_alert;
 
 /*
  * One step.  Its parts run in this order: expect (wait and match), sleep,
@@ -166,6 +180,8 @@ typedef struct fk_step {
     fk_end_kind end;
     bool has_on_mismatch;
     fk_bytes on_mismatch;                /* text; placeholders expanded; CRLF per line */
+    fk_alert alert;                      /* FK_END_ALERT: which alert */
+    bool corrupt_record;                 /* TLS: flip a bit in the send's first record */
 } fk_step;
 
 /* The script of one connection. */
