@@ -188,6 +188,9 @@ conformance: all
 bench: all $(BENCHES)
 	$(Q)for b in $(BENCHES); do echo "== $$b"; env $(TEST_ENV) $$b || exit 1; done
 	$(Q)env $(TEST_ENV) $(PYTHON) harness/bench.py
+	$(Q)env $(TEST_ENV) $(PYTHON) harness/bench_pop3.py
+	$(Q)env $(TEST_ENV) $(PYTHON) fakeservers/bench/bench_mjfake.py
+	$(Q)env $(TEST_ENV) $(PYTHON) client/bench/bench_smtp.py $(BUILD)/bench/bench_smtp
 
 # ---- fuzzing (libFuzzer, clang) ---------------------------------------------------
 #   make fuzz                 build every client/fuzz/fuzz_*.c, run each FUZZ_SECONDS

@@ -10,7 +10,8 @@
  * Message bodies (retr, top) go to FILE when given ("-" is stdout).  With
  * no FILE they go to stdout in text mode (and the result lines are left out,
  * so the output is the message alone), and are only hashed with --json (the
- * JSON object owns stdout).  A body that fails halfway is removed from FILE.
+ * JSON object owns stdout).  A body that fails halfway is removed from FILE
+ * when FILE is a regular file (never /dev/null, a FIFO or a device).
  * Results follow SCENARIOS.md: stat {count, size}; list/uidl {messages:
  * [{number, size}] / [{number, uid}]}; retr/top {message_sha256, size}, and
  * for a range {messages: [{number, message_sha256, size}]}.
@@ -19,6 +20,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -298,7 +300,11 @@ static mj_outcome body_open(const mj_cli_options *opts, int file_arg, body_out *
                                 strerror(errno));
         }
         b->close_fd = true;
-        b->path = file;
+        /* Only a regular file is removed when the body fails: FILE may be
+         * /dev/null, a FIFO or a terminal, which must never be unlinked. */
+        struct stat st;
+        if (fstat(b->fd, &st) == 0 && S_ISREG(st.st_mode))
+            b->path = file;
     } else if (file != NULL || !opts->json) {
         b->fd = STDOUT_FILENO;
     }

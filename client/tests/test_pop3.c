@@ -675,6 +675,38 @@ static void test_uidl_abuse(void **state)
     }
 }
 
+/* LIST n / UIDL n answered for another message (MailKit corpus
+ * comcast/list1-error2.txt, gmail/uidl1-error2.txt): protocol-error, and
+ * nothing is reported as message n. */
+static void test_single_listing_wrong_number(void **state)
+{
+    (void)state;
+    fixture f;
+    logged_in(&f, "", "+OK 99 1024\r\n", NULL, 0);
+    collected c = {0};
+    assert_int_equal(mj_pop3_list(f.s, 1, collect_list, &c), MJ_PROTOCOL_ERROR);
+    assert_int_equal(mj_pop3_error(f.s)->reason, MJ_R_MALFORMED);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(mj_pop3_get_state(f.s), MJ_POP3_STATE_FAILED);
+    teardown(&f);
+
+    logged_in(&f, "", "+OK 99 101\r\n", NULL, 0);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(mj_pop3_uidl(f.s, 1, collect_uid, &c), MJ_PROTOCOL_ERROR);
+    assert_int_equal(mj_pop3_error(f.s)->reason, MJ_R_MALFORMED);
+    assert_int_equal(c.n, 0);
+    teardown(&f);
+
+    /* the right number still works, and a full listing may skip numbers */
+    logged_in(&f, "", "+OK 1 101\r\n+OK\r\n1 101\r\n4 103\r\n.\r\n", NULL, 0);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(mj_pop3_uidl(f.s, 1, collect_uid, &c), MJ_OK);
+    assert_int_equal(mj_pop3_uidl(f.s, 0, collect_uid, &c), MJ_OK);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.numbers[2], 4);
+    teardown(&f);
+}
+
 static void test_list_line_too_long(void **state)
 {
     (void)state;
@@ -959,6 +991,7 @@ int main(void)
         cmocka_unit_test(test_retr_split_at_every_byte),
         cmocka_unit_test(test_retr_failures),
         cmocka_unit_test(test_retr_body_cap),
+        cmocka_unit_test(test_single_listing_wrong_number),
         cmocka_unit_test(test_top),
         cmocka_unit_test(test_retr_many_pipelined),
         cmocka_unit_test(test_retr_many_with_error),

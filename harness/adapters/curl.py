@@ -211,9 +211,10 @@ class CurlAdapter(Adapter):
             msgs = []
             for l in text.splitlines():
                 p = l.split()
-                if len(p) >= 2:
-                    msgs.append({"number": int(p[0]),
-                                 **({"size": int(p[1])} if op == "pop3.list" else {"uid": p[1]})})
+                if len(p) >= 2:   # curl prints the listing as it came: keep what is not a number
+                    num = lambda t: int(t) if t.isdigit() else t
+                    msgs.append({"number": num(p[0]),
+                                 **({"size": num(p[1])} if op == "pop3.list" else {"uid": p[1]})})
             return {"messages": msgs}
         if op == "pop3.retr":
             return {"message_sha256": hashlib.sha256(out).hexdigest(), "size": len(out)}

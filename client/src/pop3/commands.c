@@ -45,7 +45,23 @@ struct list_ctx {
     mj_pop3_list_fn list;
     mj_pop3_uidl_fn uidl;
     void *ctx;
+    uint32_t asked; /* the message number of a single-line listing; 0 for all */
 };
+
+/*
+ * The single-line form ("LIST 1" -> "+OK 1 1024") must name the message that
+ * was asked for: "+OK 99 1024" is another message's listing (MailKit corpus
+ * pop3/comcast/list1-error2.txt, pop3/gmail/uidl1-error2.txt), never
+ * reported as message 1.
+ */
+static mj_outcome check_asked(mj_pop3 *s, const struct list_ctx *lc, uint32_t number)
+{
+    if (lc->asked == 0 || number == lc->asked)
+        return MJ_OK;
+    return mj_error_set(mj_conn_error(s->conn), MJ_PROTOCOL_ERROR, MJ_R_MALFORMED,
+                        "the server answered for message %u when message %u was asked for",
+                        (unsigned)number, (unsigned)lc->asked);
+}
 
 static mj_outcome list_line(mj_pop3 *s, void *vctx, const char *line, size_t len)
 {
@@ -54,6 +70,8 @@ static mj_outcome list_line(mj_pop3 *s, void *vctx, const char *line, size_t len
     uint64_t size = 0;
     if (mj_pop3_parse_scan(line, len, false, &number, &size, mj_conn_error(s->conn)) !=
         MJ_PARSE_OK)
+        return MJ_PROTOCOL_ERROR;
+    if (check_asked(s, lc, number) != MJ_OK)
         return MJ_PROTOCOL_ERROR;
     return lc->list(lc->ctx, number, size);
 }
@@ -64,6 +82,8 @@ static mj_outcome uidl_line(mj_pop3 *s, void *vctx, const char *line, size_t len
     uint32_t number = 0;
     char uid[MJ_POP3_UID_MAX + 1];
     if (mj_pop3_parse_uid(line, len, &number, uid, mj_conn_error(s->conn)) != MJ_PARSE_OK)
+        return MJ_PROTOCOL_ERROR;
+    if (check_asked(s, lc, number) != MJ_OK)
         return MJ_PROTOCOL_ERROR;
     return lc->uidl(lc->ctx, number, uid);
 }
@@ -81,6 +101,7 @@ static mj_outcome listing(mj_pop3 *s, pop3_cmd cmd, uint32_t number, struct list
     pop3_line_fn fn = cmd == POP3_CMD_LIST ? list_line : uidl_line;
     if (number == 0)
         return pop3_read_list(s, fn, lc);
+    lc->asked = number;
     o = fn(s, lc, st.text, st.text_len);
     return pop3_fail_if_fatal(s, o);
 }

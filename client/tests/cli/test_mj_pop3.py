@@ -394,6 +394,21 @@ def test_retr_cut_short(server, password_file, tmp_path):
     assert not dest.exists()
 
 
+@pytest.mark.parametrize("server", [{"stls": True, "cut_retr": True}], indirect=True)
+def test_retr_cut_short_never_unlinks_a_special_file(server, password_file, tmp_path):
+    # A failed body removes a partial regular file only: a FIFO (like
+    # /dev/null, which mj running as root once unlinked) stays where it is.
+    fifo = tmp_path / "sink.fifo"
+    os.mkfifo(fifo)
+    drain = threading.Thread(target=lambda: open(fifo, "rb").read(), daemon=True)
+    drain.start()
+    p, out = mj(server, "retr", "1", str(fifo), security="starttls", login=password_file)
+    assert out["outcome"] == "connection-lost"
+    assert p.returncode == EXIT["connection-lost"]
+    assert fifo.exists() and not fifo.is_file()
+    drain.join(timeout=5)
+
+
 @pytest.mark.parametrize("server", [TLS], indirect=True)
 def test_retr_no_such_message(server, password_file):
     _, out = mj(server, "retr", "9", security="starttls", login=password_file)
