@@ -163,6 +163,27 @@ static mj_outcome open_message(const char *path, int *fd_out, uint64_t *size_out
     return MJ_OK;
 }
 
+/*
+ * Whether a regular file holds a byte >= 0x80 (read with pread: the offset
+ * stays at 0).  Such a body goes with BODY=8BITMIME (RFC 6152 3: 8-bit data
+ * only to a server that offers 8BITMIME, and declared), and is refused
+ * before MAIL by a server that does not offer it.  stdin is not scanned.
+ */
+static bool file_has_8bit(int fd)
+{
+    unsigned char buf[64 * 1024];
+    off_t off = 0;
+    for (;;) {
+        ssize_t n = pread(fd, buf, sizeof buf, off);
+        if (n <= 0)
+            return false;
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] >= 0x80)
+                return true;
+        off += n;
+    }
+}
+
 static mj_outcome send_result(const mj_cli_options *opts, const mj_smtp_send_result *res,
                               json_t **out, mj_error *err)
 {
@@ -199,6 +220,8 @@ static mj_outcome op_send(const mj_cli_options *opts, const mj_conn_config *cfg,
     mj_outcome o = open_message(opts->message, &fd, &env.size, err);
     if (o != MJ_OK)
         return o;
+    if (env.size > 0 && file_has_8bit(fd))
+        env.body = MJ_SMTP_BODY_8BITMIME;
     mj_smtp *s = NULL;
     o = mj_smtp_open(cfg, NULL, &s, err);
     if (o == MJ_OK)

@@ -637,6 +637,35 @@ static void test_send_pipelined_354_without_recipients(void **state)
     teardown(&f);
 }
 
+/*
+ * Pipelined, the only recipient greylisted (450) and DATA then refused 554:
+ * the DATA refusal is a consequence, the verdict is the recipients'
+ * (server-busy: try again later), not a permanent message-rejected.
+ */
+static void test_send_pipelined_greylisted_then_data_refused(void **state)
+{
+    (void)state;
+    fixture f;
+    setup_tls(&f, EHLO_PIPE "250 ok\r\n450 4.2.0 greylisted\r\n554 5.5.1 no valid recipients\r\n"
+                            "250 reset\r\n");
+    static const char *const one[] = {"b@x"};
+    mj_smtp_envelope env = {.from = "a@x", .to = one, .n_to = 1};
+    mj_smtp_send_result res;
+    assert_int_equal(send_text(&f, &env, "secret body\r\n", 0, &res), MJ_SERVER_BUSY);
+    assert_err(&f, MJ_SERVER_BUSY, MJ_R_NONE, "every recipient was refused: <b@x> 450 4.2.0 greylisted");
+    assert_wire(&f, "MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nRSET\r\n");
+    mj_smtp_send_result_free(&res);
+    teardown(&f);
+
+    /* A permanent refusal of the recipient: still message-rejected, for the recipient. */
+    setup_tls(&f, EHLO_PIPE "250 ok\r\n550 5.1.1 nobody\r\n554 5.5.1 no valid recipients\r\n"
+                            "250 reset\r\n");
+    assert_int_equal(send_text(&f, &env, "secret body\r\n", 0, &res), MJ_MESSAGE_REJECTED);
+    assert_err(&f, MJ_MESSAGE_REJECTED, MJ_R_NONE, "every recipient was refused: <b@x> 550 5.1.1 nobody");
+    mj_smtp_send_result_free(&res);
+    teardown(&f);
+}
+
 static void test_send_all_refused(void **state)
 {
     (void)state;
@@ -1042,6 +1071,7 @@ int main(void)
         cmocka_unit_test(test_send_pipelined_one_group),
         cmocka_unit_test(test_send_pipelined_data_refused),
         cmocka_unit_test(test_send_pipelined_354_without_recipients),
+        cmocka_unit_test(test_send_pipelined_greylisted_then_data_refused),
         cmocka_unit_test(test_send_all_refused),
         cmocka_unit_test(test_send_sender_refused),
         cmocka_unit_test(test_send_421_midway),

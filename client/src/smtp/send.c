@@ -278,6 +278,14 @@ static mj_outcome handle_reply(mj_smtp *s, txn *t, size_t k, const mj_smtp_reply
     mj_outcome o = mj_smtp_refused(s, r, MJ_MESSAGE_REJECTED, what);
     if (o == MJ_PROTOCOL_ERROR)
         return o;
+    /*
+     * DATA refused after every recipient was (pipelined: "554 5.5.1 no valid
+     * recipients") is a consequence, not the cause: the recipients' replies
+     * are the verdict (all_refused), so greylisted recipients (450) stay
+     * server-busy rather than become a permanent rejection.  A 421 is news.
+     */
+    if (!mail && t->res->n_accepted == 0 && r->code != 421)
+        return MJ_OK;
     keep_refusal(s, t);
     return MJ_OK;
 }
