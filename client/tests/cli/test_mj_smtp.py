@@ -222,6 +222,29 @@ def test_send_from_stdin():
     assert srv.message == b"hello"
 
 
+def test_send_8bit_body_declared(tmp_path):
+    """A file with 8-bit bytes goes with BODY=8BITMIME; without 8BITMIME it is not sent."""
+    msg = tmp_path / "utf8.eml"
+    msg.write_bytes("Subject: x\r\n\r\nGr\u00fc\u00dfe\r\n".encode())
+    srv = SmtpServer(ehlo=["8BITMIME"])
+    try:
+        p, out = run_json("--security", "none", url(srv), "send", "--from", "a@x",
+                          "--to", "b@x", "--message", str(msg))
+    finally:
+        srv.close()
+    assert out["outcome"] == "ok", out
+    assert srv.commands[1] == "MAIL FROM:<a@x> BODY=8BITMIME"
+    srv = SmtpServer(ehlo=["PIPELINING"])
+    try:
+        p, out = run_json("--security", "none", url(srv), "send", "--from", "a@x",
+                          "--to", "b@x", "--message", str(msg))
+    finally:
+        srv.close()
+    assert out["outcome"] == "message-rejected", out
+    assert "8BITMIME" in out["message"]
+    assert not any(c.startswith("MAIL") for c in srv.commands)
+
+
 def test_send_every_recipient_refused(message):
     srv = SmtpServer(ehlo=["8BITMIME"], replies={"RCPT": ["550 5.1.1 unknown user"]})
     try:
