@@ -282,6 +282,72 @@ static void test_channel_binding_needs_tls(void **state)
     teardown(&f);
 }
 
+/*
+ * SECURITY-CASES #67 / MailKit's rule: for every mechanism, the log keeps the
+ * verb and the mechanism and shows "********" for the initial response and
+ * for every response line; no credential appears in any form.
+ */
+static void test_every_mechanism_redacted(void **state)
+{
+    (void)state;
+    static const char scram_first[] =
+        "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096";
+    char scram_b64[256];
+    size_t b64_len = 0;
+    mj_error err;
+    assert_int_equal(mj_b64_encode(scram_first, sizeof scram_first - 1, scram_b64,
+                                   sizeof scram_b64, &b64_len, &err),
+                     MJ_OK);
+    char scram_server[320];
+    snprintf(scram_server, sizeof scram_server, "334 %s\r\n535 5.7.8 no\r\n", scram_b64);
+    const struct {
+        mj_sasl_mech mech;
+        const char *server;
+    } rows[] = {
+        {MJ_SASL_PLAIN, "535 5.7.8 no\r\n"},
+        {MJ_SASL_LOGIN, "334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n535 5.7.8 no\r\n"},
+        {MJ_SASL_CRAM_MD5,
+         "334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n535 5.7.8 no\r\n"},
+        {MJ_SASL_SCRAM_SHA_1, scram_server},
+        {MJ_SASL_SCRAM_SHA_256, scram_server},
+        {MJ_SASL_SCRAM_SHA_512, scram_server},
+        {MJ_SASL_XOAUTH2, "535 5.7.8 no\r\n"},
+        {MJ_SASL_OAUTHBEARER, "535 5.7.8 no\r\n"},
+    };
+    mj_sasl_creds creds = {.username = "alice-user", .password = "s3cret-pw",
+                           .token = "ya29.tok-en", .host = "mail.mailjig.test", .port = 587,
+                           .test_nonce = "fyko+d2lbbFgONRv9qkxdawL"};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        fixture f;
+        setup(&f, rows[i].server);
+        new_mech(&f, rows[i].mech, &creds);
+        const char *name = mj_sasl_mech_name(rows[i].mech);
+        assert_int_equal(mj_sasl_run(f.c, &proto_ir, NULL, f.s), MJ_AUTH_FAILED);
+        fflush(f.logfp);
+        char first[64];
+        snprintf(first, sizeof first, "C: AUTH %s", name);
+        unsigned client_lines = 0;
+        for (char *line = strtok(f.logbuf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+            size_t n = strlen(line);
+            if (n > 0 && line[n - 1] == '\r')
+                line[--n] = '\0';
+            if (strncmp(line, "C: ", 3) != 0)
+                continue;
+            if (client_lines++ == 0) {
+                /* The command: verb and mechanism, then at most the mask. */
+                assert_memory_equal(line, first, strlen(first));
+                const char *rest = line + strlen(first);
+                if (*rest != '\0' && strcmp(rest, " ********") != 0)
+                    fail_msg("%s: initial response not masked: %s", name, line);
+            } else if (strcmp(line, "C: ********") != 0) {
+                fail_msg("%s: response line not masked: %s", name, line);
+            }
+        }
+        assert_true(client_lines >= 1);
+        teardown(&f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_scram_early_success_is_protocol_error),
         cmocka_unit_test(test_xoauth2_error_json),
         cmocka_unit_test(test_eof_during_exchange),
+        cmocka_unit_test(test_every_mechanism_redacted),
         cmocka_unit_test(test_starttls_decide),
         cmocka_unit_test(test_channel_binding_needs_tls),
     };
