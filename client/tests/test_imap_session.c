@@ -195,6 +195,31 @@ static void test_greeting_bye_and_garbage(void **state)
     }
 }
 
+/* CAPABILITY refused before TLS: with STARTTLS required the session ends (SECURITY-CASES #8,
+   curl test984) with only CAPABILITY on the wire; without the requirement it goes on. */
+static void test_capability_refused(void **state)
+{
+    (void)state;
+    const char *replies[] = {"A0001 BAD Not implemented\r\n", "A0001 NO not now\r\n"};
+    for (size_t i = 0; i < 2; i++) {
+        char server[128];
+        snprintf(server, sizeof server, "%s%s", GREET_PLAIN, replies[i]);
+        fixture f;
+        setup(&f, server, MJ_SEC_STARTTLS, NULL);
+        assert_int_equal(f.start, MJ_STARTTLS_UNAVAILABLE);
+        assert_non_null(strstr(f.err.message, "refused CAPABILITY"));
+        const char *sent = client_lines(&f);
+        assert_non_null(strstr(sent, "A0001 CAPABILITY"));
+        assert_null(strstr(sent, "A0002")); /* nothing after it */
+        teardown(&f);
+        setup(&f, server, MJ_SEC_STARTTLS_IF_AVAILABLE, NULL);
+        assert_int_equal(f.start, MJ_OK);
+        assert_false(mj_imap_capabilities(f.s)->known);
+        assert_string_equal(wire(&f), "A0001 CAPABILITY\r\n"); /* no STARTTLS attempted */
+        teardown(&f);
+    }
+}
+
 static void test_preauth(void **state)
 {
     (void)state;
@@ -341,18 +366,72 @@ static void test_login_quoting_and_redaction(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char server[256];
         bool literal = strchr(cases[i].sent, '{') != NULL && strstr(cases[i].sent, "{\"") == NULL;
-        snprintf(server, sizeof server, "* OK [CAPABILITY IMAP4rev1] hi\r\n%sA0001 OK in\r\n",
+        snprintf(server, sizeof server,
+                 "* OK [CAPABILITY IMAP4rev1] hi\r\n%sA0001 OK in\r\n"
+                 "* CAPABILITY IMAP4rev1 IDLE\r\nA0002 OK done\r\n",
                  literal ? "+ Ready\r\n" : "");
         fixture f;
         setup(&f, server, MJ_SEC_NONE, &insecure_ok);
         mj_sasl_creds c = {.username = cases[i].user, .password = cases[i].password};
         if (mj_imap_login(f.s, &c, MJ_SASL_NONE) != MJ_OK)
             fail_msg("case %zu: %s", i, mj_imap_error(f.s)->message);
-        assert_string_equal(wire(&f), cases[i].sent);
+        char sent[256];
+        snprintf(sent, sizeof sent, "%sA0002 CAPABILITY\r\n", cases[i].sent);
+        assert_string_equal(wire(&f), sent);
         assert_non_null(strstr(logtext(&f), cases[i].log));
         assert_no_secret(&f);
-        /* no capabilities in the OK: forgotten, asked only when needed */
-        assert_false(mj_imap_capabilities(f.s)->known);
+        /* no capabilities in the OK: forgotten and asked again */
+        assert_true(mj_imap_capabilities(f.s)->known);
+        assert_int_equal(mj_imap_capabilities(f.s)->bits, MJ_IMAP_CAP_IMAP4REV1 | MJ_IMAP_CAP_IDLE);
+        teardown(&f);
+    }
+}
+
+/* Capabilities after authentication (RFC 9051 6.2.2-6.2.3, issue 6): kept when the tagged OK
+   carries [CAPABILITY ...], otherwise forgotten and asked again; a NO or BAD to that CAPABILITY
+   leaves them unknown without failing the login; a BYE and EOF there ends the session. */
+static void test_capabilities_after_login(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *reply;
+        mj_outcome outcome;
+        const char *sent; /* after the LOGIN line */
+        bool known;
+        uint32_t bits;
+    } cases[] = {
+        {"A0001 OK [CAPABILITY IMAP4rev1 MOVE] in\r\n", MJ_OK, "", true,
+         MJ_IMAP_CAP_IMAP4REV1 | MJ_IMAP_CAP_MOVE},
+        {"A0001 OK in\r\n* CAPABILITY IMAP4rev1 MOVE\r\nA0002 OK done\r\n", MJ_OK,
+         "A0002 CAPABILITY\r\n", true, MJ_IMAP_CAP_IMAP4REV1 | MJ_IMAP_CAP_MOVE},
+        /* another response code in the OK: asked again */
+        {"A0001 OK [READ-WRITE] in\r\n* CAPABILITY IMAP4rev1\r\nA0002 OK\r\n", MJ_OK,
+         "A0002 CAPABILITY\r\n", true, MJ_IMAP_CAP_IMAP4REV1},
+        {"A0001 OK in\r\nA0002 BAD not now\r\n", MJ_OK, "A0002 CAPABILITY\r\n", false, 0},
+        {"A0001 OK in\r\nA0002 NO no\r\n", MJ_OK, "A0002 CAPABILITY\r\n", false, 0},
+        {"A0001 OK in\r\n* BYE going away\r\n", MJ_CONNECTION_LOST, "A0002 CAPABILITY\r\n",
+         false, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char server[256];
+        snprintf(server, sizeof server, "* OK [CAPABILITY IMAP4rev1 IDLE STARTTLS] hi\r\n%s",
+                 cases[i].reply);
+        fixture f;
+        setup(&f, server, MJ_SEC_NONE, &insecure_ok);
+        mj_outcome got = mj_imap_login(f.s, &alice, MJ_SASL_NONE);
+        if (got != cases[i].outcome)
+            fail_msg("case %zu: %s (%s)", i, mj_outcome_name(got), mj_imap_error(f.s)->message);
+        char sent[128];
+        snprintf(sent, sizeof sent, "A0001 LOGIN alice s3cret-pw\r\n%s", cases[i].sent);
+        assert_string_equal(wire(&f), sent);
+        if (got == MJ_OK) {
+            assert_int_equal(mj_imap_get_state(f.s), MJ_IMAP_STATE_AUTHENTICATED);
+            const mj_imap_caps *c = mj_imap_capabilities(f.s);
+            if (c->known != cases[i].known || c->bits != cases[i].bits)
+                fail_msg("case %zu: known %d bits %x", i, c->known, (unsigned)c->bits);
+        } else {
+            assert_non_null(strstr(mj_imap_error(f.s)->message, "BYE going away"));
+        }
         teardown(&f);
     }
 }
@@ -398,7 +477,7 @@ static void test_authenticate_plain(void **state)
     } cases[] = {
         {"IMAP4rev1 LOGINDISABLED AUTH=PLAIN SASL-IR", "A0001 OK [CAPABILITY IMAP4rev1] in\r\n",
          "A0001 AUTHENTICATE PLAIN AGFsaWNlAHMzY3JldC1wdw==\r\n"},
-        {"IMAP4rev1 LOGINDISABLED AUTH=PLAIN", "* OK still here\r\n+ \r\nA0001 OK in\r\n",
+        {"IMAP4rev1 LOGINDISABLED AUTH=PLAIN", "* OK still here\r\n+ \r\nA0001 OK [CAPABILITY IMAP4rev1] in\r\n",
          "A0001 AUTHENTICATE PLAIN\r\nAGFsaWNlAHMzY3JldC1wdw==\r\n"},
     };
     for (size_t i = 0; i < 2; i++) {
@@ -427,7 +506,7 @@ static void test_authenticate_plain(void **state)
 /* ---- what the client sends (SECURITY-CASES N) ---------------------------------------------- */
 
 #define SELECTED_SERVER                                                                            \
-    "* OK [CAPABILITY IMAP4rev1] hi\r\nA0001 OK in\r\n* 3 EXISTS\r\nA0002 OK [READ-WRITE] sel\r\n"
+    "* OK [CAPABILITY IMAP4rev1] hi\r\nA0001 OK [CAPABILITY IMAP4rev1] in\r\n* 3 EXISTS\r\nA0002 OK [READ-WRITE] sel\r\n"
 
 static void open_selected(fixture *f, const char *more)
 {
@@ -504,7 +583,7 @@ static void test_literal_plus_after_login(void **state)
     assert_string_equal(wire(&f), "A0001 LOGIN alice s3cret-pw\r\nA0002 ID (\"name\" {3+}\r\na\tb)\r\n");
     teardown(&f);
     /* a literal refused before its bytes: the tagged NO ends the command */
-    setup(&f, "* OK [CAPABILITY IMAP4rev1] hi\r\nA0001 OK in\r\nA0002 NO [LIMIT] too big\r\n",
+    setup(&f, "* OK [CAPABILITY IMAP4rev1] hi\r\nA0001 OK [CAPABILITY IMAP4rev1] in\r\nA0002 NO [LIMIT] too big\r\n",
           MJ_SEC_NONE, &insecure_ok);
     assert_int_equal(mj_imap_login(f.s, &alice, MJ_SASL_NONE), MJ_OK);
     assert_int_equal(mj_imap_id(f.s, field, value, 1), MJ_SERVER_BUSY);
@@ -772,7 +851,7 @@ static void test_append_and_idle(void **state)
 {
     (void)state;
     fixture f;
-    setup_args a = {.server = "* OK [CAPABILITY IMAP4rev1 IDLE] hi\r\nA0001 OK in\r\n"
+    setup_args a = {.server = "* OK [CAPABILITY IMAP4rev1 IDLE] hi\r\nA0001 OK [CAPABILITY IMAP4rev1 IDLE] in\r\n"
                               "+ Ready\r\nA0002 OK [APPENDUID 38505 3955] APPEND completed\r\n"
                               "A0003 NO [OVERQUOTA] full\r\n"
                               "+ idling\r\n* 4 EXISTS\r\nA0004 OK IDLE terminated\r\n",
@@ -807,8 +886,9 @@ static void test_malformed_responses(void **state)
         "* 1 FETCH (UID x)\r\nA0003 OK\r\n",          /* UID not a number */
         "* 1 FETCH (UID 99999999999)\r\nA0003 OK\r\n", /* over 32 bits */
         "* 1 FETCH (BODY[] {99999999999999})\r\n",     /* literal over the cap */
+        "* 0 FETCH (UID 1)\r\nA0003 OK\r\n",          /* message number 0 (nz-number) */
     };
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < sizeof replies / sizeof replies[0]; i++) {
         fixture f;
         open_selected(&f, replies[i]);
         mj_outcome o = mj_imap_fetch(f.s, false, "1", "(UID)", NULL);
@@ -862,12 +942,14 @@ int main(void)
         cmocka_unit_test(test_greeting_caps_in_ok),
         cmocka_unit_test(test_greeting_then_capability),
         cmocka_unit_test(test_greeting_bye_and_garbage),
+        cmocka_unit_test(test_capability_refused),
         cmocka_unit_test(test_preauth),
         cmocka_unit_test(test_starttls_then_login),
         cmocka_unit_test(test_starttls_stripped_or_refused),
         cmocka_unit_test(test_starttls_injection),
         cmocka_unit_test(test_login_cleartext_refused),
         cmocka_unit_test(test_login_quoting_and_redaction),
+        cmocka_unit_test(test_capabilities_after_login),
         cmocka_unit_test(test_login_refusals),
         cmocka_unit_test(test_authenticate_plain),
         cmocka_unit_test(test_arguments_refused),

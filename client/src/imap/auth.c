@@ -209,7 +209,16 @@ mj_outcome mj_imap_login(mj_imap *s, const mj_sasl_creds *creds, mj_sasl_mech fo
     if (o != MJ_OK)
         return o;
     imap_set_state(s, MJ_IMAP_STATE_AUTHENTICATED);
-    if (!s->caps_in_reply) /* RFC 9051 §6.2.3: they may have changed; asked when needed */
-        memset(&s->caps, 0, sizeof s->caps);
+    if (!s->caps_in_reply) {
+        /* RFC 9051 §6.2.2-6.2.3: the capabilities may have changed with authentication;
+           forget them and ask again (a NO or BAD to CAPABILITY leaves them unknown) */
+        o = imap_capability(s);
+        if (o != MJ_OK) {
+            if (s->state == MJ_IMAP_STATE_FAILED)
+                return o;
+            memset(&s->caps, 0, sizeof s->caps);
+            mj_error_clear(mj_conn_error(s->conn));
+        }
+    }
     return enter_utf8(s);
 }

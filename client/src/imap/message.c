@@ -123,6 +123,8 @@ static mj_outcome fetch_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
     if (!r->has_number || strcasecmp(r->name, "FETCH") != 0)
         return MJ_OK;
     const mj_imap_node *list = r->data;
+    if (r->number == 0) /* nz-number: message sequence numbers start at 1 (RFC 9051 2.3.1.2) */
+        return malformed(s, "FETCH (message number 0)");
     if (list == NULL || list->kind != MJ_IMAP_LIST || list->count % 2 != 0)
         return malformed(s, "FETCH");
     const char *flags[IMAP_FETCH_FLAGS_MAX];

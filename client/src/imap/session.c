@@ -883,8 +883,22 @@ mj_outcome mj_imap_start(mj_conn *c, mj_security security, const mj_imap_options
     s->state = MJ_IMAP_STATE_GREETING;
     mj_imap_parser_set_sink(s->parser, literal_sink, s);
     mj_outcome o = greeting(s);
-    if (o == MJ_OK && !s->caps.known)
+    if (o == MJ_OK && !s->caps.known) {
         o = imap_capability(s);
+        if (o != MJ_OK && !outcome_fatal(o) && s->state != MJ_IMAP_STATE_FAILED) {
+            /* CAPABILITY refused (NO/BAD): nothing is known, STARTTLS included
+               (SECURITY-CASES #8); only a session that does not need it goes on */
+            if (s->security == MJ_SEC_STARTTLS) {
+                char why[sizeof mj_conn_error(c)->message + 32];
+                snprintf(why, sizeof why, "the server refused CAPABILITY (%s)",
+                         mj_conn_error(c)->message);
+                o = starttls_unavailable(s, why);
+            } else {
+                mj_error_clear(mj_conn_error(c));
+                o = MJ_OK;
+            }
+        }
+    }
     if (o == MJ_OK)
         o = negotiate_tls(s);
     if (o != MJ_OK) {

@@ -249,8 +249,9 @@ def verbs(srv):
 def test_login_over_starttls(server, password_file):
     out = mj(server, "login", login=password_file)
     assert out["outcome"] == "ok", out
-    assert out["result"] == {"capabilities": []}  # not in the OK: forgotten, not asked
-    assert verbs(server) == ["STARTTLS", "CAPABILITY", "LOGIN", "LOGOUT"]
+    # not in the OK: forgotten and asked again after authentication
+    assert out["result"] == {"capabilities": ["IMAP4rev1", "UIDPLUS", "MOVE"]}
+    assert verbs(server) == ["STARTTLS", "CAPABILITY", "LOGIN", "CAPABILITY", "LOGOUT"]
     assert server.plain == [server.commands[0]]  # only STARTTLS in plaintext
     assert server.commands[2].endswith(b"LOGIN alice " + PASSWORD.encode())
 
