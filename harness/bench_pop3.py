@@ -9,8 +9,8 @@ same run:
   big   RETR of one message of BIG_MB (default 100) MB.
 The messages are generated under build/bench-pop3/ at run time (never
 committed); each file starts with the "+OK" status line, since mjfake's
-send_file with dotstuff sends the file's bytes stuffed and terminated.  Each client runs under /usr/bin/time -v: wall time and peak RSS
-are printed side by side.  Figures, not pass/fail; a client that fails is
+send_file with dotstuff sends the file's bytes stuffed and terminated.  Each client runs under /usr/bin/time -v: wall time, the
+client's own CPU time (user+sys) and peak RSS are printed side by side.  Figures, not pass/fail; a client that fails is
 reported as such.  Environment: MJ_BIN, MJ_CERTS, BENCH_POP3_MANY,
 BENCH_POP3_BIG_MB, BENCH_POP3_CASES (many,big).
 """
@@ -149,13 +149,15 @@ def timed(cmd, tmp):
     r = subprocess.run(["/usr/bin/time", "-v", "-o", out] + cmd, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, timeout=1800)
     wall = time.monotonic() - t0
-    rss = 0
+    rss, cpu = 0, 0.0
     try:
-        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(out).read())
+        text = open(out).read()
+        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
         rss = int(m.group(1)) if m else 0
+        cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", text))
     except OSError:
         pass
-    return r.returncode, wall, rss, r.stderr.decode(errors="replace")[-300:]
+    return r.returncode, wall, cpu, rss, r.stderr.decode(errors="replace")[-300:]
 
 
 def clients(port, count, tmp):
@@ -192,7 +194,7 @@ def main():
                             "ctx = ssl.create_default_context(cafile=ca)\n"
                             "_wrap = ctx.wrap_socket\n"
                             "ctx.wrap_socket = lambda s, server_hostname=None, **k: _wrap(s, server_hostname=host, **k)")
-    print(f"== POP3 RETR over implicit TLS from mjfake (wall s, peak RSS MiB); many={MANY} x 3 KB, big={BIG_MB} MB")
+    print(f"== POP3 RETR over implicit TLS from mjfake (wall s, client user+sys cpu s, peak RSS MiB); many={MANY} x 3 KB, big={BIG_MB} MB")
     for case in CASES:
         scenario, count = prepare(case)
         label = f"{MANY} x 3 KB in one session" if case == "many" else f"1 x {BIG_MB} MB"
@@ -200,9 +202,10 @@ def main():
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 for name, cmd in clients(port, count, tmp):
-                    rc, wall, rss, err = timed(cmd, tmp)
+                    rc, wall, cpu, rss, err = timed(cmd, tmp)
                     status = "ok" if rc == 0 else f"FAILED (exit {rc}: {err.strip()[-160:]!r})"
-                    print(f"  {label:28s} {name:7s} {wall:8.2f} s  {rss / 1024:8.1f} MiB  {status}")
+                    print(f"  {label:28s} {name:7s} {wall:8.2f} s  {cpu:6.2f} s cpu  "
+                          f"{rss / 1024:8.1f} MiB  {status}")
         finally:
             fake.terminate()
             try:

@@ -81,6 +81,18 @@ typedef struct mj_cli_options {
     size_t n_to;
     const char *to[MJ_CLI_RCPT_MAX]; /* --to ADDRESS, repeated */
     const char *message;       /* --message PATH, "-" = stdin */
+    /* SMTP extensions (mailjig/smtp.h mj_smtp_envelope) */
+    bool body_given;           /* --body was on the command line */
+    mj_smtp_body body;         /* --body; without it: 8BITMIME for a file with 8-bit bytes */
+    bool chunking;             /* --chunking: BDAT when the server offers CHUNKING */
+    bool smtputf8;             /* --smtputf8 */
+    bool requiretls;           /* --requiretls */
+    mj_smtp_ret ret;           /* --ret FULL|HDRS */
+    const char *envid;         /* --envid ID */
+    unsigned notify;           /* --notify: every recipient (MJ_SMTP_NOTIFY_*) */
+    unsigned to_notify[MJ_CLI_RCPT_MAX];  /* --rcpt-notify for to[i]; 0 = --notify */
+    const char *orcpt[MJ_CLI_RCPT_MAX];   /* --orcpt for to[i]; NULL = none */
+    bool has_orcpt;
     const char *op; /* NULL when absent */
     int n_args;
     char **args; /* the operation's own arguments (into argv) */

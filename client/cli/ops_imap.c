@@ -149,8 +149,8 @@ static mj_outcome do_capability(mj_imap *s, const mj_cli_options *opts, json_t *
     return MJ_OK;
 }
 
-/* login: the capabilities the server sent with its OK, else [] (not asked again:
-   a server may not expect it, and RFC 9051 lets the client wait until it needs them) */
+/* login: the capabilities after authentication: those the server sent with its OK, else
+   those mj_imap_login asked for again ([] when the server refused that CAPABILITY) */
 static mj_outcome do_login(mj_imap *s, const mj_cli_options *opts, json_t *r)
 {
     (void)opts;
@@ -561,7 +561,7 @@ IMAP_OP(idle, true)
 #define I MJ_CLI_PROTO_BIT(MJ_PROTO_IMAP)
 const mj_cli_op mj_cli_imap_ops[] = {
     {I, "capability", op_capability, 0, 0, "the server's capabilities (after STARTTLS and login)"},
-    {I, "login", op_login, 0, 0, "log in; the capabilities the server sent with its OK"},
+    {I, "login", op_login, 0, 0, "log in; the capabilities after authentication"},
     {I, "namespace", op_namespace, 0, 0, "personal, other and shared namespaces"},
     {I, "list", op_list, 0, 2, "[[REFERENCE] PATTERN]: mailboxes"},
     {I, "select", op_select, 1, 2, "MAILBOX [readonly]: exists, recent, uidvalidity, uidnext, flags"},

@@ -3,7 +3,9 @@
  * the library's SMTP session (mailjig/smtp.h).  Results as SCENARIOS.md
  * lists them:
  *   ehlo            {capabilities: [...], helo: bool, tls: "none"|"unverified"|"verified"}
- *   send            {accepted: [...], rejected: [{recipient, code, enhanced, text}],
+ *   send            (--body, --chunking, --smtputf8, --requiretls, --ret, --envid,
+ *                   --notify, --rcpt-notify, --orcpt: the envelope's extensions)
+ *                   {accepted: [...], rejected: [{recipient, code, enhanced, text}],
  *                    reply: {code, enhanced, text}}
  *   verify ADDRESS  {code, enhanced, text}
  *   noop            {code}
@@ -216,12 +218,32 @@ static mj_outcome op_send(const mj_cli_options *opts, const mj_conn_config *cfg,
         return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
                             "send needs --from, at least one --to and --message FILE (or -)");
     int fd = -1;
-    mj_smtp_envelope env = {.from = opts->from, .to = opts->to, .n_to = opts->n_to};
+    mj_smtp_envelope env = {.from = opts->from,
+                            .to = opts->to,
+                            .n_to = opts->n_to,
+                            .body = opts->body,
+                            .smtputf8 = opts->smtputf8,
+                            .ret = opts->ret,
+                            .envid = opts->envid,
+                            .notify = opts->notify,
+                            .notify_each = opts->to_notify,
+                            .orcpt = opts->has_orcpt ? opts->orcpt : NULL,
+                            .requiretls = opts->requiretls,
+                            .chunking = opts->chunking};
     mj_outcome o = open_message(opts->message, &fd, &env.size, err);
     if (o != MJ_OK)
         return o;
-    if (env.size > 0 && file_has_8bit(fd))
+    bool eight = env.size > 0 && file_has_8bit(fd);
+    if (!opts->body_given && eight)
         env.body = MJ_SMTP_BODY_8BITMIME;
+    if (opts->body_given && opts->body == MJ_SMTP_BODY_7BIT && eight) {
+        /* A 7BIT declaration of 8-bit content is a lie a relay may act on. */
+        if (fd != STDIN_FILENO)
+            close(fd);
+        return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                            "--body 7bit, but the message has bytes above 127 "
+                            "(use --body 8bitmime or binarymime)");
+    }
     mj_smtp *s = NULL;
     o = mj_smtp_open(cfg, NULL, &s, err);
     if (o == MJ_OK)

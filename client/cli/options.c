@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -317,6 +318,137 @@ static mj_outcome opt_message(mj_cli_options *o, const char *v, mj_error *err)
     return MJ_OK;
 }
 
+/* ---- SMTP extensions (RFC 3030, 6152, 6531, 3461, 8689) ---------------------- */
+
+static mj_outcome opt_body(mj_cli_options *o, const char *v, mj_error *err)
+{
+    static const struct {
+        const char *name;
+        mj_smtp_body body;
+    } bodies[] = {{"7bit", MJ_SMTP_BODY_7BIT},
+                  {"8bitmime", MJ_SMTP_BODY_8BITMIME},
+                  {"binarymime", MJ_SMTP_BODY_BINARYMIME}};
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        if (strcasecmp(bodies[i].name, v) == 0) {
+            o->body = bodies[i].body;
+            o->body_given = true;
+            return MJ_OK;
+        }
+    }
+    return usage(err, "--body must be 7bit, 8bitmime or binarymime, not", v);
+}
+
+static mj_outcome opt_chunking(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->chunking = true;
+    return MJ_OK;
+}
+
+static mj_outcome opt_smtputf8(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->smtputf8 = true;
+    return MJ_OK;
+}
+
+static mj_outcome opt_requiretls(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->requiretls = true;
+    return MJ_OK;
+}
+
+static mj_outcome opt_ret(mj_cli_options *o, const char *v, mj_error *err)
+{
+    if (strcasecmp(v, "full") == 0)
+        o->ret = MJ_SMTP_RET_FULL;
+    else if (strcasecmp(v, "hdrs") == 0)
+        o->ret = MJ_SMTP_RET_HDRS;
+    else
+        return usage(err, "--ret must be FULL or HDRS, not", v);
+    return MJ_OK;
+}
+
+/* RFC 3461 4.4: ENVID is at most 100 characters once xtext-encoded; the
+ * library caps the raw value so that every byte fits encoded. */
+static mj_outcome opt_envid(mj_cli_options *o, const char *v, mj_error *err)
+{
+    o->envid = v;
+    return check_plain("--envid", v, MJ_SMTP_ARG_MAX / 3, err);
+}
+
+/* NOTIFY (RFC 3461 4.1): NEVER, or a comma list of SUCCESS, FAILURE, DELAY. */
+static mj_outcome parse_notify(const char *opt, const char *v, unsigned *out, mj_error *err)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"SUCCESS", MJ_SMTP_NOTIFY_SUCCESS},
+                 {"FAILURE", MJ_SMTP_NOTIFY_FAILURE},
+                 {"DELAY", MJ_SMTP_NOTIFY_DELAY},
+                 {"NEVER", MJ_SMTP_NOTIFY_NEVER}};
+    char what[128];
+    unsigned bits = 0;
+    for (const char *p = v;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        unsigned bit = 0;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strlen(names[i].name) == len && strncasecmp(names[i].name, p, len) == 0)
+                bit = names[i].bit;
+        if (bit == 0 || (bits & bit) != 0) {
+            snprintf(what, sizeof what,
+                     "%s must be NEVER or a list of SUCCESS, FAILURE, DELAY (each once), not", opt);
+            return usage(err, what, v);
+        }
+        bits |= bit;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    if ((bits & MJ_SMTP_NOTIFY_NEVER) != 0 && bits != MJ_SMTP_NOTIFY_NEVER) {
+        snprintf(what, sizeof what, "%s: NEVER excludes the other values:", opt);
+        return usage(err, what, v);
+    }
+    *out = bits;
+    return MJ_OK;
+}
+
+static mj_outcome opt_notify(mj_cli_options *o, const char *v, mj_error *err)
+{
+    return parse_notify("--notify", v, &o->notify, err);
+}
+
+/* Options that qualify one recipient: the --to given last before them. */
+static mj_outcome last_rcpt(const char *opt, const mj_cli_options *o, mj_error *err)
+{
+    char what[96];
+    if (o->n_to == 0) {
+        snprintf(what, sizeof what, "%s applies to the --to before it, and there is none", opt);
+        return usage(err, what, NULL);
+    }
+    return MJ_OK;
+}
+
+static mj_outcome opt_rcpt_notify(mj_cli_options *o, const char *v, mj_error *err)
+{
+    mj_outcome rc = last_rcpt("--rcpt-notify", o, err);
+    return rc != MJ_OK ? rc : parse_notify("--rcpt-notify", v, &o->to_notify[o->n_to - 1], err);
+}
+
+static mj_outcome opt_orcpt(mj_cli_options *o, const char *v, mj_error *err)
+{
+    mj_outcome rc = last_rcpt("--orcpt", o, err);
+    if (rc == MJ_OK)
+        rc = check_plain("--orcpt", v, MJ_CLI_PATH_MAX, err);
+    if (rc == MJ_OK) {
+        o->orcpt[o->n_to - 1] = v;
+        o->has_orcpt = true;
+    }
+    return rc;
+}
+
 static const struct opt_row opt_table[] = {
     {"security", '\0', "MODE", opt_security,
      "none|implicit|starttls|starttls-if-available|auto (default auto: by port)"},
@@ -347,6 +479,21 @@ static const struct opt_row opt_table[] = {
     {"from", '\0', "ADDRESS", opt_from, "SMTP: the envelope sender (\"<>\" for the null sender)"},
     {"to", '\0', "ADDRESS", opt_to, "SMTP: an envelope recipient (repeat for more)"},
     {"message", '\0', "PATH", opt_message, "the message to send or append ('-' = stdin)"},
+    {"body", '\0', "7bit|8bitmime|binarymime", opt_body,
+     "SMTP: BODY= (default: 8bitmime for a file with 8-bit bytes; binarymime uses BDAT)"},
+    {"chunking", '\0', NULL, opt_chunking, "SMTP: send with BDAT when the server offers CHUNKING"},
+    {"smtputf8", '\0', NULL, opt_smtputf8,
+     "SMTP: ask for SMTPUTF8 (implied by a non-ASCII address)"},
+    {"requiretls", '\0', NULL, opt_requiretls,
+     "SMTP: REQUIRETLS (RFC 8689): only over verified TLS to a server offering it"},
+    {"ret", '\0', "FULL|HDRS", opt_ret, "SMTP DSN: return the full message or its headers"},
+    {"envid", '\0', "ID", opt_envid, "SMTP DSN: the envelope identifier"},
+    {"notify", '\0', "LIST", opt_notify,
+     "SMTP DSN: NEVER or SUCCESS,FAILURE,DELAY for every recipient"},
+    {"rcpt-notify", '\0', "LIST", opt_rcpt_notify,
+     "SMTP DSN: NOTIFY for the --to before it (overrides --notify)"},
+    {"orcpt", '\0', "ADDRESS", opt_orcpt,
+     "SMTP DSN: the original recipient (rfc822) of the --to before it"},
     {"version", 'V', NULL, opt_version, "print the version and exit"},
     {"help", 'h', NULL, opt_help, "print this help and exit"},
 };

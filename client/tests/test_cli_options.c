@@ -481,6 +481,85 @@ static void test_auth_and_envelope_options(void **state)
     assert_int_equal(opts.n_to, 100);
 }
 
+/* SMTP extension options: BODY, CHUNKING, SMTPUTF8, REQUIRETLS, DSN. */
+static void test_smtp_extension_options(void **state)
+{
+    (void)state;
+    parse_ok("smtp://h", "send", NULL);
+    assert_false(opts.body_given);
+    assert_int_equal(opts.body, MJ_SMTP_BODY_NONE);
+    assert_false(opts.chunking || opts.smtputf8 || opts.requiretls || opts.has_orcpt);
+    assert_int_equal(opts.ret, MJ_SMTP_RET_NONE);
+    assert_null(opts.envid);
+    assert_int_equal(opts.notify, 0);
+
+    parse_ok("--body", "BinaryMIME", "--chunking", "--smtputf8", "--requiretls", "--ret", "hdrs",
+             "--envid", "QQ 314+=", "--notify", "failure,Delay", "--to", "a@x", "--to", "b@x",
+             "--rcpt-notify", "NEVER", "--orcpt", "B+b@x", "--to", "c@x", "--rcpt-notify",
+             "SUCCESS", "smtp://h", "send", NULL);
+    assert_true(opts.body_given);
+    assert_int_equal(opts.body, MJ_SMTP_BODY_BINARYMIME);
+    assert_true(opts.chunking && opts.smtputf8 && opts.requiretls);
+    assert_int_equal(opts.ret, MJ_SMTP_RET_HDRS);
+    assert_string_equal(opts.envid, "QQ 314+=");
+    assert_int_equal(opts.notify, MJ_SMTP_NOTIFY_FAILURE | MJ_SMTP_NOTIFY_DELAY);
+    assert_int_equal(opts.n_to, 3);
+    assert_int_equal(opts.to_notify[0], 0);
+    assert_int_equal(opts.to_notify[1], MJ_SMTP_NOTIFY_NEVER);
+    assert_int_equal(opts.to_notify[2], MJ_SMTP_NOTIFY_SUCCESS);
+    assert_true(opts.has_orcpt);
+    assert_null(opts.orcpt[0]);
+    assert_string_equal(opts.orcpt[1], "B+b@x");
+    assert_null(opts.orcpt[2]);
+
+    parse_ok("--body", "7bit", "--ret", "FULL", "smtp://h", "send", NULL);
+    assert_int_equal(opts.body, MJ_SMTP_BODY_7BIT);
+    assert_int_equal(opts.ret, MJ_SMTP_RET_FULL);
+    parse_ok("--body=8bitmime", "smtp://h", "send", NULL);
+    assert_int_equal(opts.body, MJ_SMTP_BODY_8BITMIME);
+
+    parse_usage("--body must be 7bit, 8bitmime or binarymime, not 'binary'", "--body", "binary",
+                "smtp://h", "send", NULL);
+    parse_usage("--ret must be FULL or HDRS, not 'headers'", "--ret", "headers", "smtp://h",
+                "send", NULL);
+    parse_usage("--notify must be NEVER or a list", "--notify", "SUCCESS,,DELAY", "smtp://h",
+                "send", NULL);
+    parse_usage("--notify must be NEVER or a list", "--notify", "SUCCESS,SUCCESS", "smtp://h",
+                "send", NULL);
+    parse_usage("--notify must be NEVER or a list", "--notify", "SUCCESS,", "smtp://h", "send",
+                NULL);
+    parse_usage("--notify: NEVER excludes the other values", "--notify", "NEVER,FAILURE",
+                "smtp://h", "send", NULL);
+    parse_usage("--rcpt-notify applies to the --to before it", "--rcpt-notify", "NEVER",
+                "--to", "a@x", "smtp://h", "send", NULL);
+    parse_usage("--orcpt applies to the --to before it", "--orcpt", "a@x", "smtp://h", "send",
+                NULL);
+    parse_usage("--orcpt contains a control byte", "--to", "a@x", "--orcpt", "a@x\r\nDATA",
+                "smtp://h", "send", NULL);
+    parse_usage("--envid contains a control byte", "--envid", "id\r\nRSET", "smtp://h", "send",
+                NULL);
+    char long_id[90];
+    memset(long_id, 'i', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = '\0';
+    parse_usage("--envid is longer than 85 bytes", "--envid", long_id, "smtp://h", "send", NULL);
+    parse_usage("option takes no value: '--chunking=yes'", "--chunking=yes", "smtp://h", "send",
+                NULL);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    assert_non_null(fp);
+    mj_cli_print_options(fp);
+    fclose(fp);
+    static const char *const wanted[] = {"--body 7bit|8bitmime|binarymime", "--chunking",
+                                         "--smtputf8", "--requiretls", "--ret FULL|HDRS",
+                                         "--envid ID", "--notify LIST", "--rcpt-notify LIST",
+                                         "--orcpt ADDRESS"};
+    for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++)
+        assert_non_null(strstr(text, wanted[i]));
+    free(text);
+}
+
 static void test_token_file(void **state)
 {
     (void)state;
@@ -510,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_password_file),
         cmocka_unit_test(test_auth_and_envelope_options),
         cmocka_unit_test(test_token_file),
+        cmocka_unit_test(test_smtp_extension_options),
         cmocka_unit_test(test_tls_options),
         cmocka_unit_test(test_millisecond_options),
         cmocka_unit_test(test_resolve),

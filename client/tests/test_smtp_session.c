@@ -836,6 +836,40 @@ static void test_send_parameters(void **state)
     teardown(&f);
 }
 
+/* NOTIFY per recipient (notify_each) overrides the global one; 0 keeps it. */
+static void test_send_notify_per_recipient(void **state)
+{
+    (void)state;
+    fixture f;
+    setup_tls(&f, GREET "250-mx\r\n250 DSN\r\n"
+                        "250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n");
+    static const char *const to[] = {"b@x", "c@x", "d@x"};
+    static const unsigned each[] = {MJ_SMTP_NOTIFY_NEVER, 0,
+                                    MJ_SMTP_NOTIFY_SUCCESS | MJ_SMTP_NOTIFY_DELAY};
+    mj_smtp_envelope env = {.from = "a@x",
+                            .to = to,
+                            .n_to = 3,
+                            .notify = MJ_SMTP_NOTIFY_FAILURE,
+                            .notify_each = each};
+    mj_smtp_send_result res;
+    assert_int_equal(send_text(&f, &env, "x", 0, &res), MJ_OK);
+    assert_wire(&f, "MAIL FROM:<a@x>\r\nRCPT TO:<b@x> NOTIFY=NEVER\r\n"
+                    "RCPT TO:<c@x> NOTIFY=FAILURE\r\nRCPT TO:<d@x> NOTIFY=SUCCESS,DELAY\r\n"
+                    "DATA\r\nx\r\n.\r\n");
+    mj_smtp_send_result_free(&res);
+    teardown(&f);
+
+    /* NEVER with another value for one recipient: refused before any byte. */
+    static const unsigned bad[] = {0, MJ_SMTP_NOTIFY_NEVER | MJ_SMTP_NOTIFY_FAILURE, 0};
+    setup_tls(&f, GREET "250-mx\r\n250 DSN\r\n");
+    env.notify_each = bad;
+    assert_int_equal(send_text(&f, &env, "x", 0, &res), MJ_USAGE);
+    assert_err(&f, MJ_USAGE, MJ_R_BAD_ARGUMENT, "NOTIFY=NEVER excludes other values");
+    assert_wire(&f, "");
+    mj_smtp_send_result_free(&res);
+    teardown(&f);
+}
+
 static void test_send_missing_extensions(void **state)
 {
     (void)state;
@@ -1079,6 +1113,7 @@ int main(void)
         cmocka_unit_test(test_send_final_reply),
         cmocka_unit_test(test_send_argument_injection),
         cmocka_unit_test(test_send_parameters),
+        cmocka_unit_test(test_send_notify_per_recipient),
         cmocka_unit_test(test_send_missing_extensions),
         cmocka_unit_test(test_send_dot_stuffing),
         cmocka_unit_test(test_send_bdat),

@@ -19,6 +19,7 @@ the source of results curl does not print (the greeting, CAPABILITY, STAT).
 | pop3.stat / pop3.list /    | -X STAT -I / the bare URL (LIST) / -X UIDL /              |
 |   pop3.uidl / pop3.retr    |   pop3://host/N                                           |
 | smtp.send                  | --mail-from --mail-rcpt (each) --mail-rcpt-allowfails -T  |
+| smtp.send extensions       | n.a. (no BDAT, BODY=, SMTPUTF8, DSN or REQUIRETLS option) |
 
 Exit codes -> outcome classes: EXIT_OUTCOMES below (unmapped codes are
 reported as an adapter crash, never guessed).
@@ -60,6 +61,10 @@ CERT_REASONS = [
 OPS = frozenset({"probe", "imap.login", "imap.list", "pop3.stat", "pop3.list", "pop3.uidl",
                  "pop3.retr", "smtp.send"})
 MECHS = frozenset({"PLAIN", "LOGIN", "CRAM-MD5"})
+# smtp.send arguments curl has no option for (SMTPUTF8 it uses by itself for a
+# non-ASCII address; asking for it with ASCII ones is not possible).
+SMTP_NA_ARGS = ("chunking", "body", "smtputf8", "requiretls", "ret", "envid", "notify",
+                "rcpt_notify", "orcpt")
 
 
 def received(log):
@@ -81,8 +86,13 @@ class CurlAdapter(Adapter):
         return str(mech).upper() in MECHS
 
     def extra_na(self, scenario):
-        if scenario.op == "smtp.send" and scenario.client.get("user"):
-            pass
+        if scenario.op == "smtp.send":
+            a = scenario.client.get("args") or {}
+            asked = [k for k in SMTP_NA_ARGS if a.get(k)]
+            if asked:
+                return f"curl cannot ask for {', '.join(asked)} (no BDAT, BODY=, DSN, REQUIRETLS or SMTPUTF8 option)"
+        if scenario.op == "pop3.retr" and "-" in str((scenario.client.get("args") or {}).get("message", "")):
+            return "curl fetches one message per URL: no range (args.message \"N-M\")"
         if scenario.op == "probe" and scenario.protocol not in SCHEMES:
             return f"no curl scheme for {scenario.protocol}"
         return None
@@ -128,13 +138,7 @@ class CurlAdapter(Adapter):
         elif op == "pop3.retr":
             url += str(int(a.get("message", 1)))
         elif op == "smtp.send":
-            msg = a.get("message") or {}
-            path = os.path.join(workdir, "message.eml")
-            if "file" in msg:
-                shutil.copyfile(os.path.join(os.path.dirname(scenario.path), msg["file"]), path)
-            else:
-                with open(path, "wb") as f:
-                    f.write(str(msg.get("text", "")).encode())
+            path = core.message_file(scenario, workdir)
             to = a.get("to") or []
             to = [to] if isinstance(to, str) else list(to)
             cmd += ["--mail-from", str(a.get("from", ""))]

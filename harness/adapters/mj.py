@@ -19,14 +19,13 @@ def _args(sc):
 
 
 def _message_file(sc, workdir):
-    """args.message ({file: PATH} or {text: STRING}) as a file mj can read."""
-    msg = _args(sc).get("message") or {}
-    if "file" in msg:
-        return os.path.join(os.path.dirname(sc.path), str(msg["file"]))
-    path = os.path.join(workdir, "message.eml")
-    with open(path, "wb") as f:
-        f.write(str(msg.get("text", "")).encode())
-    return path
+    """args.message ({file: PATH}, {text: STRING}, {generate: {size: N}}) as a file."""
+    return core.message_file(sc, workdir)
+
+
+def _notify(v):
+    """args notify: a list (or a comma string) of NEVER / SUCCESS / FAILURE / DELAY."""
+    return ",".join(str(x) for x in v) if isinstance(v, (list, tuple)) else str(v)
 
 
 def _smtp_send(sc, workdir):
@@ -35,8 +34,25 @@ def _smtp_send(sc, workdir):
     to = [to] if isinstance(to, str) else list(to)
     sender = str(a.get("from", ""))
     words = ["--from", sender if sender else "<>"]
+    rcpt_notify = a.get("rcpt_notify") or {}
+    orcpt = a.get("orcpt") or {}
     for r in to:
         words += ["--to", str(r)]
+        if r in rcpt_notify:
+            words += ["--rcpt-notify", _notify(rcpt_notify[r])]
+        if r in orcpt:
+            words += ["--orcpt", str(orcpt[r])]
+    if a.get("body"):
+        words += ["--body", str(a["body"])]
+    for flag in ("chunking", "smtputf8", "requiretls"):
+        if a.get(flag):
+            words.append("--" + flag)
+    if a.get("ret"):
+        words += ["--ret", str(a["ret"])]
+    if a.get("envid") is not None:
+        words += ["--envid", str(a["envid"])]
+    if a.get("notify"):
+        words += ["--notify", _notify(a["notify"])]
     return words + ["--message", _message_file(sc, workdir), "send"]
 
 
@@ -48,9 +64,17 @@ def _numbered(op):
     return words
 
 
+def _pop3_message(sc):
+    """args.message of pop3.retr / pop3.dele: a number, or "N-M" (a range, as mj takes it)."""
+    m = _args(sc).get("message", 1)
+    if isinstance(m, str) and re.fullmatch(r"\s*\d+\s*-\s*\d+\s*", m):
+        return re.sub(r"\s", "", m)
+    return str(int(m))
+
+
 def _pop3_retr(sc, workdir):
-    # The body goes to a file in the workdir; the JSON result carries its sha256.
-    return ["retr", str(int(_args(sc).get("message", 1))), os.path.join(workdir, "retr.out")]
+    # The bodies go to a file in the workdir; the JSON result carries each sha256.
+    return ["retr", _pop3_message(sc), os.path.join(workdir, "retr.out")]
 
 
 def _pop3_top(sc, workdir):
@@ -129,7 +153,7 @@ OPS = {
     "pop3.uidl": _numbered("uidl"),
     "pop3.retr": _pop3_retr,
     "pop3.top": _pop3_top,
-    "pop3.dele": lambda sc, wd: ["dele", str(int(_args(sc).get("message", 1)))],
+    "pop3.dele": lambda sc, wd: ["dele", _pop3_message(sc)],
     "pop3.rset": lambda sc, wd: ["rset"],
     "pop3.noop": lambda sc, wd: ["noop"],
     "imap.capability": lambda sc, wd: ["capability"],

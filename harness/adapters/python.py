@@ -23,6 +23,50 @@ OPS = frozenset({"probe", "imap.login", "imap.list", "imap.select", "pop3.stat",
                  "pop3.uidl", "pop3.retr", "smtp.send"})
 
 
+def _notify(v):
+    return ",".join(str(x) for x in v).upper() if isinstance(v, (list, tuple)) else str(v).upper()
+
+
+def _xtext(v):
+    return "".join(c if "!" <= c <= "~" and c not in "+=" else "".join(
+        "+%02X" % b for b in c.encode()) for c in str(v))
+
+
+def smtp_options(a):
+    """smtp.send args -> (mail_options, rcpt_options, why not applicable or None).
+
+    smtplib sends what it is given, on MAIL and on every RCPT alike: no BDAT
+    (so no chunking, no BINARYMIME), one set of RCPT parameters for all."""
+    if a.get("chunking"):
+        return [], [], "smtplib has no BDAT (CHUNKING)"
+    body = str(a.get("body", "")).upper()
+    if body == "BINARYMIME":
+        return [], [], "smtplib has no BDAT, which BINARYMIME needs"
+    mail = [f"BODY={body}"] if body else []
+    if a.get("smtputf8"):
+        mail.append("SMTPUTF8")
+    if a.get("ret"):
+        mail.append(f"RET={str(a['ret']).upper()}")
+    if a.get("envid") is not None:
+        mail.append(f"ENVID={_xtext(a['envid'])}")
+    if a.get("requiretls"):
+        mail.append("REQUIRETLS")
+    to = a.get("to") or []
+    to = [to] if isinstance(to, str) else list(to)
+    per = []
+    for r in to:
+        opts = []
+        n = (a.get("rcpt_notify") or {}).get(r, a.get("notify"))
+        if n:
+            opts.append(f"NOTIFY={_notify(n)}")
+        if r in (a.get("orcpt") or {}):
+            opts.append(f"ORCPT=rfc822;{_xtext(a['orcpt'][r])}")
+        per.append(opts)
+    if any(p != per[0] for p in per):
+        return [], [], "smtplib sends the same RCPT parameters for every recipient"
+    return mail, per[0] if per else [], None
+
+
 class PythonAdapter(Adapter):
     name = "python"
     ops = OPS
@@ -40,6 +84,8 @@ class PythonAdapter(Adapter):
             return None
         if scenario.op == "smtp.send" and not (scenario.client.get("args") or {}).get("to"):
             return "smtplib needs at least one recipient"
+        if scenario.op == "smtp.send":
+            return smtp_options(scenario.client.get("args") or {})[2]
         return None
 
     def _start(self):
@@ -105,6 +151,12 @@ class PythonAdapter(Adapter):
                "cafile": os.path.join(core.CERTS, "ca.crt"),
                "timeout_ms": int(c.get("timeout_ms", 10000)),
                "args": c.get("args") or {}, "scenario_dir": os.path.dirname(scenario.path)}
+        if scenario.op == "smtp.send":
+            a = dict(req["args"])
+            if "generate" in (a.get("message") or {}):
+                a["message"] = {"file": core.message_file(scenario, workdir)}
+            a["mail_options"], a["rcpt_options"], _ = smtp_options(a)
+            req["args"] = a
         for k in ("user", "password"):
             if k in c:
                 req[k] = str(c[k])

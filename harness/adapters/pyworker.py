@@ -215,6 +215,28 @@ def run_imap(req, st):
     return result
 
 
+def pop3_stls(p, caps, sec, ctx):
+    """STLS on the CAPA answer already read; True when TLS is up.
+
+    poplib's stls() sends CAPA a second time and wants STLS in that answer,
+    but a server (and a scenario) answers CAPA once: so the upgrade is done
+    here as stls() does it, without the second CAPA.  Like stls(), nothing is
+    sent when STLS is not offered.  A -ERR to STLS under starttls-if-available
+    leaves the session in plaintext, as the mode says."""
+    if "STLS" not in caps:
+        raise Outcome("starttls-unavailable", "STLS is not in the CAPA answer (or CAPA was refused)")
+    try:
+        p._shortcmd("STLS")
+    except poplib.error_proto:
+        if sec == "starttls":
+            raise
+        return False
+    p.sock = ctx.wrap_socket(p.sock, server_hostname=p.host)
+    p.file = p.sock.makefile("rb")
+    p._tls_established = True
+    return True
+
+
 def run_pop3(req, st):
     host, port, t = req["host"], req["port"], req["timeout_ms"] / 1000.0
     sec, op = req["security"], req["op"]
@@ -234,8 +256,7 @@ def run_pop3(req, st):
         except poplib.error_proto:
             caps = {}
         if "STLS" in caps or sec == "starttls":
-            p.stls(context=ctx)
-            st["tls"] = True
+            st["tls"] = pop3_stls(p, caps, sec, ctx)
     result = {"greeting": greeting}
     if op != "probe":
         st["phase"] = "login"
@@ -243,21 +264,37 @@ def run_pop3(req, st):
         p.pass_(req.get("password", ""))
         st["phase"] = "op"
         if op == "pop3.stat":
-            count, size = p.stat()
+            try:
+                count, size = p.stat()
+            except (IndexError, ValueError) as e:  # poplib parses "+OK n size" by split()
+                raise Outcome("protocol-error", f"malformed STAT answer: {e}") from e
             result = {"count": count, "size": size}
-        elif op == "pop3.list":
-            _, lines, _ = p.list()
-            result = {"messages": [{"number": int(l.split()[0]), "size": int(l.split()[1])}
-                                   for l in lines]}
-        elif op == "pop3.uidl":
-            _, lines, _ = p.uidl()
-            result = {"messages": [{"number": int(l.split()[0]), "uid": l.split()[1].decode()}
-                                   for l in lines]}
+        elif op in ("pop3.list", "pop3.uidl"):
+            n = (req.get("args") or {}).get("message")
+            fn = p.list if op == "pop3.list" else p.uidl
+            if n is None:
+                _, lines, _ = fn()
+            else:  # "+OK n value", one line
+                lines = [fn(int(n)).split(None, 1)[1]]
+            try:
+                result = {"messages": [
+                    {"number": int(l.split()[0]),
+                     **({"size": int(l.split()[1])} if op == "pop3.list"
+                        else {"uid": l.split()[1].decode()})} for l in lines]}
+            except (IndexError, ValueError, UnicodeError) as e:
+                raise Outcome("protocol-error", f"malformed listing: {e}") from e
         elif op == "pop3.retr":
-            n = int((req.get("args") or {}).get("message", 1))
-            _, lines, _ = p.retr(n)
-            body = b"".join(l + b"\r\n" for l in lines)
-            result = {"message_sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}
+            m = str((req.get("args") or {}).get("message", 1))
+            first, _, last = m.partition("-")
+            numbers = range(int(first), int(last or first) + 1)
+            messages = []
+            for n in numbers:  # a range: one retr() after the other, as poplib offers
+                _, lines, _ = p.retr(n)
+                body = b"".join(l + b"\r\n" for l in lines)
+                messages.append({"number": n, "message_sha256": hashlib.sha256(body).hexdigest(),
+                                 "size": len(body)})
+            result = ({"messages": messages} if "-" in m else
+                      {k: v for k, v in messages[0].items() if k != "number"})
     st["phase"] = "logout"
     try:
         p.quit()
@@ -301,7 +338,8 @@ def run_smtp(req, st):
         a = req.get("args") or {}
         to = a.get("to") or []
         to = [to] if isinstance(to, str) else list(to)
-        refused = s.sendmail(a.get("from", ""), to, message_bytes(req))
+        refused = s.sendmail(a.get("from", ""), to, message_bytes(req),
+                             a.get("mail_options") or [], a.get("rcpt_options") or [])
         rejected = []
         for rcpt, (c, text) in refused.items():
             text = text.decode(errors="replace")

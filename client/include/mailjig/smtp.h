@@ -224,7 +224,10 @@ typedef enum mj_smtp_ret { MJ_SMTP_RET_NONE = 0, MJ_SMTP_RET_FULL, MJ_SMTP_RET_H
  *              the server's limit before MAIL;
  *   smtputf8:  ask for SMTPUTF8 (also implied by a non-ASCII address);
  *   ret/envid/notify/orcpt: DSN, sent only when the server offers DSN;
- *              orcpt (may be NULL) has n_to entries, NULL entries for none;
+ *              notify goes on every RCPT; notify_each (may be NULL) has
+ *              n_to entries, each overriding notify for its recipient
+ *              (0: notify); orcpt (may be NULL) has n_to entries, NULL
+ *              entries for none;
  *   requiretls: RFC 8689; refused (MJ_MESSAGE_REJECTED) unless TLS is up
  *              and the server offers REQUIRETLS;
  *   chunking:  use BDAT when the server offers CHUNKING (BINARYMIME always
@@ -245,6 +248,7 @@ typedef struct mj_smtp_envelope {
     const char *const *orcpt;
     bool requiretls;
     bool chunking;
+    const unsigned *notify_each;
 } mj_smtp_envelope;
 
 /*

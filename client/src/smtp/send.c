@@ -83,9 +83,13 @@ static mj_outcome check_envelope(mj_smtp *s, const mj_smtp_envelope *env)
     }
     if (o == MJ_OK && env->envid != NULL)
         o = mj_smtp_check_arg(s, "the ENVID", env->envid, MJ_SMTP_ARG_MAX / 3, true);
-    if (o == MJ_OK && (env->notify & MJ_SMTP_NOTIFY_NEVER) != 0 &&
-        (env->notify & ~MJ_SMTP_NOTIFY_NEVER) != 0)
-        o = mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT, "NOTIFY=NEVER excludes other values");
+    for (size_t i = 0; o == MJ_OK && i <= env->n_to; i++) {
+        unsigned nf = i == env->n_to ? env->notify
+                                     : (env->notify_each != NULL ? env->notify_each[i] : 0);
+        if ((nf & MJ_SMTP_NOTIFY_NEVER) != 0 && (nf & ~MJ_SMTP_NOTIFY_NEVER) != 0)
+            o = mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                             "NOTIFY=NEVER excludes other values");
+    }
     if (o == MJ_OK && (unsigned)env->body > MJ_SMTP_BODY_BINARYMIME)
         o = mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT, "unknown body type");
     return o;
@@ -212,8 +216,10 @@ static mj_outcome put_rcpt(mj_smtp *s, const txn *t, size_t i)
     char p[MJ_SMTP_COMMAND_MAX] = "";
     size_t u = 0;
     bool ok = true, dsn = (s->caps.flags & MJ_SMTP_EXT_DSN) != 0;
+    unsigned notify = env->notify_each != NULL && env->notify_each[i] != 0 ? env->notify_each[i]
+                                                                           : env->notify;
     for (size_t k = 0; dsn && ok && k < sizeof notify_names / sizeof notify_names[0]; k++)
-        if (env->notify & notify_names[k].bit)
+        if (notify & notify_names[k].bit)
             ok = append(p, sizeof p, &u, u == 0 ? " NOTIFY=%s" : ",%s", notify_names[k].name);
     if (ok && dsn && env->orcpt != NULL && env->orcpt[i] != NULL)
         ok = append(p, sizeof p, &u, "%s", " ORCPT=rfc822;") &&

@@ -100,6 +100,9 @@ class SmtpServer:
                 lines = ["mx.test"] + self.ehlo
                 self._send("\r\n".join("250-" + l for l in lines[:-1]) + ("\r\n" if len(lines) > 1 else "") + "250 " + lines[-1])
                 continue
+            if verb == "BDAT":
+                self._bdat(line)
+                continue
             reply = self._reply(verb)
             if verb == "STARTTLS" and reply.startswith("220"):
                 self.conn.sendall(reply.encode() + b"\r\n" + self.inject)
@@ -125,6 +128,21 @@ class SmtpServer:
                 self._send(self._reply("."))
             if verb == "QUIT" or reply.startswith("421"):
                 return
+
+    def _bdat(self, line):
+        """BDAT n [LAST]: exactly n bytes follow; chunks joined into self.message."""
+        words = line.decode().split()
+        n = int(words[1])
+        while len(self.buf) < n:
+            data = self.conn.recv(65536)
+            if not data:
+                raise EOFError
+            self.received += data
+            self.buf += data
+        self.chunks = getattr(self, "chunks", []) + [(n, len(words) > 2)]
+        self.message = (self.message or b"") + self.buf[:n]
+        self.buf = self.buf[n:]
+        self._send(self._reply(".") if len(words) > 2 else "250 2.0.0 %d octets" % n)
 
     def _count_data(self):
         """Large messages: count the bytes up to and including <CRLF>.<CRLF>, keep none."""
@@ -426,3 +444,102 @@ def test_starttls_injected_ehlo_reply():
     assert out["outcome"] == "protocol-error"
     assert out["reason"] == "data-after-starttls"
     assert srv.commands == ["EHLO [127.0.0.1]", "STARTTLS"]
+
+
+def test_send_chunking_bdat(tmp_path):
+    """--chunking: BDAT chunks (no stuffing, line ends normalised) when CHUNKING is
+    offered; DATA when it is not."""
+    msg = tmp_path / "m.eml"
+    body = b"Subject: x\r\n\r\n.dot\n" + b"y" * 40000 + b"\r\nend"
+    msg.write_bytes(body)
+    srv = SmtpServer(ehlo=["CHUNKING", "PIPELINING"])
+    try:
+        p, out = run_json("--security", "none", url(srv), "send", "--chunking", "--from", "a@x",
+                          "--to", "b@x", "--message", str(msg))
+    finally:
+        srv.close()
+    assert out["outcome"] == "ok", out
+    assert "DATA" not in srv.commands
+    assert srv.message == body.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n") + b"\r\n"
+    assert len(srv.chunks) > 1 and srv.chunks[-1][1] and not any(l for _, l in srv.chunks[:-1])
+    assert sum(n for n, _ in srv.chunks) == len(srv.message)
+    srv = SmtpServer(ehlo=["PIPELINING"])
+    try:
+        p, out = run_json("--security", "none", url(srv), "send", "--chunking", "--from", "a@x",
+                          "--to", "b@x", "--message", str(msg))
+    finally:
+        srv.close()
+    assert out["outcome"] == "ok", out
+    assert "DATA" in srv.commands and not any(c.startswith("BDAT") for c in srv.commands)
+
+
+def test_send_binarymime(tmp_path):
+    msg = tmp_path / "m.bin"
+    body = b"Subject: b\r\n\r\n\x00\xff\nbare\rcr"
+    msg.write_bytes(body)
+    srv = SmtpServer(ehlo=["CHUNKING", "BINARYMIME"])
+    try:
+        p, out = run_json("--security", "none", url(srv), "send", "--body", "binarymime",
+                          "--from", "a@x", "--to", "b@x", "--message", str(msg))
+    finally:
+        srv.close()
+    assert out["outcome"] == "ok", out
+    assert srv.commands[1] == "MAIL FROM:<a@x> BODY=BINARYMIME"
+    assert srv.commands[3] == "BDAT %d LAST" % len(body)
+    assert srv.message == body
+    srv = SmtpServer(ehlo=["CHUNKING"])
+    try:
+        p, out = run_json("--security", "none", url(srv), "send", "--body", "binarymime",
+                          "--from", "a@x", "--to", "b@x", "--message", str(msg))
+    finally:
+        srv.close()
+    assert out["outcome"] == "message-rejected", out
+    assert "BINARYMIME" in out["message"]
+    assert not any(c.startswith("MAIL") for c in srv.commands)
+
+
+def test_send_dsn_and_body_parameters(message):
+    srv = SmtpServer(ehlo=["DSN", "SMTPUTF8", "8BITMIME"])
+    try:
+        p, out = run_json("--security", "none", url(srv), "send", "--from", "a@x",
+                          "--to", "b@x", "--rcpt-notify", "never", "--to", "c@x",
+                          "--orcpt", "C+c=@x", "--notify", "SUCCESS,DELAY", "--ret", "hdrs",
+                          "--envid", "id 1", "--body", "7bit", "--smtputf8",
+                          "--message", message)
+    finally:
+        srv.close()
+    assert out["outcome"] == "ok", out
+    assert srv.commands[1:4] == [
+        "MAIL FROM:<a@x> BODY=7BIT SMTPUTF8 RET=HDRS ENVID=id+201",
+        "RCPT TO:<b@x> NOTIFY=NEVER",
+        "RCPT TO:<c@x> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;C+2Bc+3D@x"]
+    # Without DSN offered the DSN parameters are left out.
+    srv = SmtpServer(ehlo=["8BITMIME"])
+    try:
+        p, out = run_json("--security", "none", url(srv), "send", "--from", "a@x",
+                          "--to", "b@x", "--orcpt", "b@x", "--notify", "FAILURE", "--ret", "full",
+                          "--envid", "id", "--message", message)
+    finally:
+        srv.close()
+    assert out["outcome"] == "ok", out
+    assert srv.commands[1:3] == ["MAIL FROM:<a@x>", "RCPT TO:<b@x>"]
+
+
+def test_send_requiretls_and_7bit_checks(tmp_path, message):
+    # REQUIRETLS over plaintext: refused before MAIL, whatever the server says.
+    srv = SmtpServer(ehlo=["REQUIRETLS", "8BITMIME"])
+    try:
+        p, out = run_json("--security", "none", url(srv), "send", "--requiretls",
+                          "--from", "a@x", "--to", "b@x", "--message", message)
+    finally:
+        srv.close()
+    assert out["outcome"] == "message-rejected", out
+    assert "REQUIRETLS" in out["message"]
+    assert not any(c.startswith("MAIL") for c in srv.commands)
+    # --body 7bit for 8-bit content: a usage error before connecting.
+    msg = tmp_path / "utf8.eml"
+    msg.write_bytes("Subject: x\r\n\r\nGr\u00fc\u00dfe\r\n".encode())
+    p, out = run_json("--security", "none", "smtp://127.0.0.1:1", "send", "--body", "7bit",
+                      "--from", "a@x", "--to", "b@x", "--message", str(msg))
+    assert out["outcome"] == "usage", out
+    assert "--body 7bit" in out["message"]
