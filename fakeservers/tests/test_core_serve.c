@@ -289,6 +289,43 @@ static void test_raw_and_file(void **state)
     run_cleanup(&r);
 }
 
+/* send_file stuffs a line at a time: a '.' that opens the second 16 KB read
+ * (after an LF that closed the first) is stuffed, and a file ending in LF
+ * gets ".\r\n" alone. */
+static void test_file_dot_at_chunk_boundary(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/fkcore-file.XXXXXX";
+    int ffd = mkstemp(path);
+    static char body[16384 + 8], want[16384 + 16], buf[16384 + 64];
+    memset(body, 'a', 16382);
+    memcpy(body + 16382, "\r\n.x\r\n.\r\n", 9); /* LF is byte 16383, '.' byte 16384 */
+    size_t body_len = 16382 + 9;
+    assert_int_equal(write(ffd, body, body_len), (ssize_t)body_len);
+    close(ffd);
+    memcpy(want, body, 16384);
+    memcpy(want + 16384, "..x\r\n..\r\n.\r\n", 12);
+    size_t want_len = 16384 + 12;
+    fk_step steps[] = {
+        {.pos = AT(3, 7), .send = {.kind = FK_SEND_FILE, .path = path, .dotstuff = true}},
+        {.pos = AT(4, 7), .expect = {.kind = FK_EXPECT_EOF}},
+    };
+    fk_script script;
+    fk_scenario s = one_conn(&script, steps, N_OF(steps), FK_PROTO_POP3);
+    run r;
+    run_start(&r, &s, 3000, false);
+    int fd = connect_to(r.port);
+    shutdown(fd, SHUT_WR);
+    int err;
+    size_t n = recv_all(fd, buf, sizeof buf, &err);
+    assert_int_equal(n, want_len);
+    assert_memory_equal(buf, want, want_len);
+    close(fd);
+    assert_int_equal(run_finish(&r), 0);
+    unlink(path);
+    run_cleanup(&r);
+}
+
 /* reset: the client sees ECONNRESET; shutdown_write: EOF while still read. */
 static void test_reset_and_shutdown_write(void **state)
 {
@@ -548,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_fragment),
         cmocka_unit_test(test_drip_and_sleep),
         cmocka_unit_test(test_raw_and_file),
+        cmocka_unit_test(test_file_dot_at_chunk_boundary),
         cmocka_unit_test(test_reset_and_shutdown_write),
         cmocka_unit_test(test_accept_policies),
         cmocka_unit_test(test_idle_timeout_and_line_max),

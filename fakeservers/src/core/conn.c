@@ -400,12 +400,15 @@ static int refill_file(fk_conn *c)
 {
     unsigned char chunk[FILE_CHUNK];
     size_t n = fread(chunk, 1, sizeof chunk, c->file);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n;) { /* a line (or the chunk's rest) at a time */
         if (c->file_dotstuff && c->file_bol && chunk[i] == '.' && fk_conn_out(c, ".", 1) != 0)
             return -1;
-        if (fk_conn_out(c, &chunk[i], 1) != 0)
+        const unsigned char *lf = memchr(chunk + i, '\n', n - i);
+        size_t span = lf != NULL ? (size_t)(lf - (chunk + i)) + 1 : n - i;
+        if (fk_conn_out(c, chunk + i, span) != 0)
             return -1;
-        c->file_bol = chunk[i] == '\n';
+        i += span;
+        c->file_bol = chunk[i - 1] == '\n';
     }
     if (n < sizeof chunk) {
         bool err = ferror(c->file) != 0;
@@ -651,7 +654,8 @@ static bool waiting(fk_conn *c, unsigned ms)
 
 static run_result start_tls(fk_conn *c, fk_phase after)
 {
-    c->ssl = c->srv->ctx ? fk_tls_new(c->srv->ctx, c->fd, &c->hello) : NULL;
+    SSL_CTX *ctx = fk_srv_tls_ctx(c->srv); /* may wait for its build, at start-up only */
+    c->ssl = ctx ? fk_tls_new(ctx, c->fd, &c->hello) : NULL;
     if (c->ssl == NULL) {
         c->srv->internal = true;
         return conn_finish(c, "cannot start TLS");

@@ -13,6 +13,7 @@
 #include "core/loop.h"
 #include "core/personality.h"
 #include "core/server.h"
+#include "core/tls_prep.h"
 #include "core/transcript.h"
 
 /* Default for fk_options.idle_timeout_ms when it is 0. */
@@ -38,7 +39,11 @@ typedef struct fk_srv {
     const fk_personality *pers;
     fk_loop *loop;
     fk_transcript *tr;
-    SSL_CTX *ctx;          /* NULL when the scenario never speaks TLS */
+    SSL_CTX *ctx;          /* borrowed from tls once built (fk_srv_tls_ctx); NULL before */
+    fk_tls_prep tls;       /* the context's build (tls_prep.h), when tls_started */
+    bool tls_started;      /* the scenario speaks TLS: a build was started */
+    bool tls_settled;      /* its result was taken (and a failure reported) */
+    bool load_failed;      /* the context could not be built: exit 2 */
     int lfd;               /* listener, -1 once closed */
     unsigned port;
     unsigned n_accepted;   /* connection ids are 1-based */
@@ -75,6 +80,13 @@ bool fk_conn_complete(const fk_conn *c, char *where, size_t where_size);
 
 /* Called by conn.c when a connection is gone (n_active already lowered). */
 void fk_srv_conn_done(fk_srv *srv);
+
+/*
+ * The scenario's TLS context, waiting for its build if need be (a few ms at
+ * most, only at start-up).  NULL when it failed: the load error is then
+ * reported (once), the loop stopped and the exit code is 2.
+ */
+SSL_CTX *fk_srv_tls_ctx(fk_srv *srv);
 
 /* Report a mismatch: diag_out line, and exit code 1. */
 void fk_srv_diag(fk_srv *srv, const char *msg);

@@ -1,6 +1,7 @@
 /*
- * server.c: fk_serve (server.h), the glue of mjfake's core: TLS context,
- * transcript, listener, "READY <port>", the loop, and the exit code.
+ * server.c: fk_serve (server.h), the glue of mjfake's core: TLS context
+ * (built on a thread while READY goes out), transcript, listener,
+ * "READY <port>", the loop, and the exit code.
  */
 #include "core/server.h"
 
@@ -92,6 +93,49 @@ static void report_interrupted(fk_srv *srv)
     fk_srv_diag(srv, msg);
 }
 
+/*
+ * The TLS context is built on a thread started just after READY (tls_prep.h:
+ * OpenSSL 3's first context costs twice what everything else before READY
+ * does; started before READY, the thread would compete with READY for the
+ * CPU on a busy machine); only the cheap file check runs before READY.  The
+ * loop hears of the end through the pipe, so a failed build is reported even
+ * if no connection needs TLS.
+ */
+static void on_tls_built(fk_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)events;
+    fk_loop_unwatch(loop, fd);
+    (void)fk_srv_tls_ctx(arg);
+}
+
+static int start_tls_build(fk_srv *srv, char *err, size_t err_size)
+{
+    if (fk_tls_prep_start(&srv->tls, &srv->sc->server, srv->opt->certs_dir, err, err_size) != 0)
+        return -1;
+    srv->tls_started = true;
+    if (fk_loop_watch(srv->loop, srv->tls.done_fd, FK_EV_READ, on_tls_built, srv) != 0) {
+        snprintf(err, err_size, "cannot watch the TLS context's build");
+        return -1;
+    }
+    return 0;
+}
+
+SSL_CTX *fk_srv_tls_ctx(fk_srv *srv)
+{
+    if (srv->tls_settled || !srv->tls_started)
+        return srv->ctx;
+    srv->tls_settled = true;
+    srv->ctx = fk_tls_prep_finish(&srv->tls);
+    if (srv->ctx == NULL) { /* after READY, but still the load error it always was */
+        FILE *f = srv->opt->diag_out ? srv->opt->diag_out : stderr;
+        fprintf(f, "%s: %s\n", srv->sc->path ? srv->sc->path : "-", srv->tls.err);
+        fflush(f);
+        srv->load_failed = true;
+        fk_loop_stop(srv->loop);
+    }
+    return srv->ctx;
+}
+
 /* Listen (or, for accept: refuse, listen just long enough to learn the port). */
 static int open_listener(fk_srv *srv, char *err, size_t err_size)
 {
@@ -139,7 +183,7 @@ static int setup(fk_srv *srv, char *err, size_t err_size)
         return -1;
     char why[FK_DIAG_MAX - 64];
     if (needs_tls(&srv->sc->server) &&
-        (srv->ctx = fk_tls_ctx_new(&srv->sc->server, opt->certs_dir, why, sizeof why)) == NULL) {
+        fk_tls_check_files(&srv->sc->server, opt->certs_dir, why, sizeof why) != 0) {
         snprintf(err, err_size, "%s: %s", srv->sc->path ? srv->sc->path : "-", why);
         return -1;
     }
@@ -154,7 +198,29 @@ static int setup(fk_srv *srv, char *err, size_t err_size)
 
 static int exit_code(const fk_srv *srv)
 {
-    return srv->internal ? FK_EXIT_INTERNAL : srv->mismatch ? FK_EXIT_MISMATCH : FK_EXIT_OK;
+    return srv->load_failed ? FK_EXIT_LOAD
+           : srv->internal  ? FK_EXIT_INTERNAL
+           : srv->mismatch  ? FK_EXIT_MISMATCH
+                            : FK_EXIT_OK;
+}
+
+/* From READY on: the TLS context's build, the loop, the exit code. */
+static int run(fk_srv *srv)
+{
+    char err[FK_DIAG_MAX];
+    if (needs_tls(&srv->sc->server) && start_tls_build(srv, err, sizeof err) != 0) {
+        fprintf(srv->opt->diag_out ? srv->opt->diag_out : stderr, "mjfake: %s\n", err);
+        return FK_EXIT_INTERNAL;
+    }
+    fk_loop_before_sleep(srv->loop, before_sleep, srv);
+    if (fk_loop_run(srv->loop) != 0)
+        srv->internal = true;
+    (void)fk_srv_tls_ctx(srv); /* a build still running: its failure is the exit code */
+    if (fk_loop_signalled(srv->loop) && !srv->load_failed)
+        report_interrupted(srv);
+    while (srv->conns != NULL)
+        fk_conn_abort(srv->conns, "interrupted");
+    return exit_code(srv);
 }
 
 int fk_serve(const fk_scenario *s, const fk_options *opt)
@@ -177,14 +243,11 @@ int fk_serve(const fk_scenario *s, const fk_options *opt)
         rc = FK_EXIT_LOAD;
     } else {
         announce(&srv);
-        fk_loop_before_sleep(srv.loop, before_sleep, &srv);
-        if (fk_loop_run(srv.loop) != 0)
-            srv.internal = true;
-        if (fk_loop_signalled(srv.loop))
-            report_interrupted(&srv);
-        while (srv.conns != NULL)
-            fk_conn_abort(srv.conns, "interrupted");
-        rc = exit_code(&srv);
+        rc = run(&srv);
+    }
+    if (srv.tls_started) {
+        fk_loop_unwatch(srv.loop, srv.tls.done_fd);
+        fk_tls_prep_cleanup(&srv.tls); /* joins the build if it still runs */
     }
     fk_loop_cancel(srv.loop, srv.accept_timer);
     if (srv.lfd >= 0) {
@@ -193,6 +256,5 @@ int fk_serve(const fk_scenario *s, const fk_options *opt)
     }
     fk_loop_free(srv.loop);
     fk_transcript_close(srv.tr);
-    SSL_CTX_free(srv.ctx);
     return rc;
 }

@@ -6,10 +6,12 @@
 #include "core/tls.h"
 #include "core/tls_tap.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <openssl/err.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 const unsigned char fk_tls_alert_handshake_failure[7] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
 
@@ -152,6 +154,25 @@ static int set_policy(SSL_CTX *ctx, const fk_server *srv, char *err, size_t err_
         snprintf(err, err_size, "ciphers '%s' refused: %s", srv->ciphers,
                  fk_tls_error(why, sizeof why));
         return -1;
+    }
+    return 0;
+}
+
+int fk_tls_check_files(const fk_server *srv, const char *certs_dir, char *err, size_t err_size)
+{
+    static const struct {
+        const char *ext, *what;
+    } files[] = {{".crt", "certificate"}, {".key", "key"}};
+    const char *cert = srv->certificate ? srv->certificate : "valid";
+    const char *dir = certs_dir ? certs_dir : FK_CERTS_DIR_DEFAULT;
+    char path[PATH_MAX];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s%s", dir, cert, files[i].ext);
+        if (access(path, R_OK) != 0) {
+            snprintf(err, err_size, "%s: cannot load %s '%s': %s", path, files[i].what, cert,
+                     strerror(errno));
+            return -1;
+        }
     }
     return 0;
 }

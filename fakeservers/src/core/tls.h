@@ -61,6 +61,14 @@ extern const unsigned char fk_tls_alert_handshake_failure[7];
  */
 SSL_CTX *fk_tls_ctx_new(const fk_server *srv, const char *certs_dir, char *err, size_t err_size);
 
+/*
+ * The part of fk_tls_ctx_new's failures that costs no OpenSSL work: are
+ * CERTS/NAME.crt and NAME.key readable?  Run before READY, so a missing
+ * certificate stays a load error without READY.  0, or -1 with err as
+ * fk_tls_ctx_new words it ("PATH: cannot load certificate 'NAME': why").
+ */
+int fk_tls_check_files(const fk_server *srv, const char *certs_dir, char *err, size_t err_size);
+
 /* A server-side SSL on the (non-blocking) socket fd; NULL on failure. */
 SSL *fk_tls_new(SSL_CTX *ctx, int fd, fk_client_hello *hello);
 
