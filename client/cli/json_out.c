@@ -8,6 +8,8 @@
  * Text: the result as "key: value" lines on stdout (nested objects as
  * "tls.state: verified", empty strings left out); errors as
  * "mj: <outcome>: <message>" on stderr.
+ * A result set as a stream (mj_cli_stream_set: long POP3 ranges) is printed
+ * entry by entry in the same bytes, so memory stays flat in its length.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -75,12 +77,58 @@ static void print_text(FILE *out, const char *prefix, json_t *v)
     }
 }
 
+/* The result stream set by the operation (mj_cli_stream_set), if any. */
+static mj_cli_stream g_stream;
+static bool g_have_stream;
+
+void mj_cli_stream_discard(void)
+{
+    if (g_have_stream && g_stream.release != NULL)
+        g_stream.release(g_stream.ctx);
+    g_have_stream = false;
+    memset(&g_stream, 0, sizeof g_stream);
+}
+
+void mj_cli_stream_set(const mj_cli_stream *s)
+{
+    mj_cli_stream_discard();
+    g_stream = *s;
+    g_have_stream = true;
+}
+
+/* The stream's array, "[e1,e2,...]", as JSON_COMPACT prints one. */
+static void print_stream_array(FILE *out)
+{
+    fputc('[', out);
+    for (size_t i = 0; i < g_stream.count; i++) {
+        if (i > 0)
+            fputc(',', out);
+        g_stream.write_entry(g_stream.ctx, i, out);
+    }
+    fputc(']', out);
+}
+
+/*
+ * head is the compact dump of the object without "result"; it ends with '}'.
+ * The result goes in before that brace, written entry by entry, so the
+ * document is the same bytes jansson would print with the array inside.
+ */
+static void print_with_stream(const char *head, FILE *out)
+{
+    size_t n = strlen(head);
+    fwrite(head, 1, n - 1, out);
+    fprintf(out, ",\"result\":{\"%s\":", g_stream.key);
+    print_stream_array(out);
+    fputs("}}\n", out);
+}
+
 static int print_json(const mj_error *e, json_t *result, FILE *out)
 {
     int code = mj_outcome_exit_code(e->outcome);
+    bool ok = e->outcome == MJ_OK;
     json_t *o = json_pack("{s:s, s:s, s:s, s:i}", "outcome", mj_outcome_name(e->outcome), "reason",
                           mj_reason_name(e->reason), "message", e->message, "exit_code", code);
-    if (o != NULL && e->outcome == MJ_OK && result != NULL)
+    if (o != NULL && ok && result != NULL && !g_have_stream)
         json_object_set(o, "result", result);
     char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
@@ -92,9 +140,20 @@ static int print_json(const mj_error *e, json_t *result, FILE *out)
                 mj_outcome_exit_code(MJ_INTERNAL));
         return mj_outcome_exit_code(MJ_INTERNAL);
     }
-    fprintf(out, "%s\n", s);
+    if (ok && g_have_stream)
+        print_with_stream(s, out);
+    else
+        fprintf(out, "%s\n", s);
     free(s);
     return code;
+}
+
+/* Text mode: the stream as print_text prints an array ("key: [...]"). */
+static void print_text_stream(FILE *out)
+{
+    fprintf(out, "%s: ", g_stream.key);
+    print_stream_array(out);
+    fputc('\n', out);
 }
 
 int mj_cli_report(bool json, const mj_error *e, json_t *result, FILE *out, FILE *errfp)
@@ -104,8 +163,11 @@ int mj_cli_report(bool json, const mj_error *e, json_t *result, FILE *out, FILE 
         fprintf(errfp, "mj: %s: %s\n", mj_outcome_name(e->outcome), e->message);
     if (json)
         code = print_json(e, result, out);
+    else if (e->outcome == MJ_OK && g_have_stream)
+        print_text_stream(out);
     else if (e->outcome == MJ_OK && result != NULL)
         print_text(out, "", result);
     fflush(out);
+    mj_cli_stream_discard();
     return code;
 }

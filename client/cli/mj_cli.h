@@ -182,4 +182,34 @@ void mj_cli_print_help(FILE *fp);
  */
 int mj_cli_report(bool json, const mj_error *e, json_t *result, FILE *out, FILE *errfp);
 
+/*
+ * A result array too long to hold as jansson objects (a POP3 `retr N-M` of
+ * thousands of messages, issue 7): about 0.8 KB per entry as json_t, plus the
+ * whole document again as one json_dumps string.  Instead the operation keeps
+ * one compact record per entry and hands them over as a stream; mj_cli_report
+ * then prints the result as {"<key>": [entry, ...]}, each entry written
+ * straight to the FILE, so printing allocates nothing per entry.  The bytes
+ * are exactly what jansson's JSON_COMPACT would print for the same array.
+ */
+typedef struct mj_cli_stream {
+    const char *key; /* static string, plain ASCII (printed unescaped) */
+    size_t count;
+    /* Write entry i (< count) as one compact JSON value on out. */
+    void (*write_entry)(void *ctx, size_t i, FILE *out);
+    /* Free ctx; called exactly once, after printing or when discarded. */
+    void (*release)(void *ctx);
+    void *ctx;
+} mj_cli_stream;
+
+/*
+ * Make *s (copied; s->ctx is owned from now on) the result of the command:
+ * the next mj_cli_report prints it in place of its result argument when the
+ * outcome is ok, and releases it either way.  An operation sets it only when
+ * it returns MJ_OK (with *result_out an empty object, for the op contract).
+ * Setting a second stream releases the first.  mj_cli_stream_discard
+ * releases a stream that will not be reported (nothing when none is set).
+ */
+void mj_cli_stream_set(const mj_cli_stream *s);
+void mj_cli_stream_discard(void);
+
 #endif

@@ -15,6 +15,9 @@
  * Results follow SCENARIOS.md: stat {count, size}; list/uidl {messages:
  * [{number, size}] / [{number, uid}]}; retr/top {message_sha256, size}, and
  * for a range {messages: [{number, message_sha256, size}]}.
+ * A range keeps one 48-byte record per message (not jansson objects) and
+ * hands them to json_out.c as a stream, printed entry by entry: peak memory
+ * stays flat in the range's length (issue 7).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -267,6 +270,23 @@ static mj_outcome op_noop(const mj_cli_options *opts, const mj_conn_config *cfg,
 
 /* ---- bodies: retr, top ------------------------------------------------------------------- */
 
+/* SHA-256 digest length in bytes. */
+#define POP3_CLI_SHA256_LEN 32
+
+/* One message of a range's result: 48 bytes where a json_t entry took ~800. */
+typedef struct range_rec {
+    uint64_t size;
+    uint32_t number;
+    unsigned char sha256[POP3_CLI_SHA256_LEN];
+} range_rec;
+
+/* A range's results: owned by body_out, then by the stream (json_out.c). */
+typedef struct range_recs {
+    size_t n;   /* records filled */
+    size_t cap; /* records allocated (the range's length, <= POP3_CLI_RANGE_MAX) */
+    range_rec rec[];
+} range_recs;
+
 /* Where a body goes: hashed and counted, then written to fd (-1: nowhere). */
 typedef struct body_out {
     int fd;
@@ -274,7 +294,7 @@ typedef struct body_out {
     const char *path; /* removed when a body fails; NULL for stdout */
     EVP_MD_CTX *md;
     uint64_t size;
-    json_t *messages; /* range results */
+    range_recs *recs; /* range results; NULL once handed to the stream */
 } body_out;
 
 static mj_outcome hash_sink(void *ctx, const unsigned char *data, size_t len, mj_error *err)
@@ -325,28 +345,59 @@ static void body_close(body_out *b, mj_outcome o)
     if (o != MJ_OK && b->path != NULL)
         unlink(b->path);
     EVP_MD_CTX_free(b->md);
-    json_decref(b->messages);
+    free(b->recs);
 }
 
-/* {message_sha256, size} of the body just hashed; the digest is reset. */
-static json_t *body_result(body_out *b, uint32_t number, bool with_number)
+/* Finish the digest of the body just hashed into rec; the digest is reset. */
+static bool body_digest(body_out *b, uint32_t number, range_rec *rec)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    char text[2 * EVP_MAX_MD_SIZE + 1];
-    if (EVP_DigestFinal_ex(b->md, md, &n) != 1 || EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1)
-        return NULL;
-    for (unsigned i = 0; i < n; i++) {
-        text[2 * i] = hex[md[i] >> 4];
-        text[2 * i + 1] = hex[md[i] & 0xf];
-    }
-    text[2 * n] = '\0';
-    json_t *r = json_pack("{s:s, s:I}", "message_sha256", text, "size", (json_int_t)b->size);
-    if (r != NULL && with_number)
-        json_object_set_new(r, "number", json_integer(number));
+    if (EVP_DigestFinal_ex(b->md, md, &n) != 1 || n != POP3_CLI_SHA256_LEN ||
+        EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1)
+        return false;
+    memcpy(rec->sha256, md, POP3_CLI_SHA256_LEN);
+    rec->size = b->size;
+    rec->number = number;
     b->size = 0;
-    return r;
+    return true;
+}
+
+static void sha256_hex(const range_rec *rec, char text[2 * POP3_CLI_SHA256_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned i = 0; i < POP3_CLI_SHA256_LEN; i++) {
+        text[2 * i] = hex[rec->sha256[i] >> 4];
+        text[2 * i + 1] = hex[rec->sha256[i] & 0xf];
+    }
+    text[2 * POP3_CLI_SHA256_LEN] = '\0';
+}
+
+/* {message_sha256, size} of the body just hashed (a single message). */
+static json_t *body_result(body_out *b, uint32_t number)
+{
+    range_rec rec;
+    char text[2 * POP3_CLI_SHA256_LEN + 1];
+    if (!body_digest(b, number, &rec))
+        return NULL;
+    sha256_hex(&rec, text);
+    return json_pack("{s:s, s:I}", "message_sha256", text, "size", (json_int_t)rec.size);
+}
+
+/* A range entry, in the bytes (and key order) the json_t version printed:
+ * {"message_sha256":"..","size":N,"number":N}. */
+static void range_write_entry(void *ctx, size_t i, FILE *out)
+{
+    const range_rec *rec = &((const range_recs *)ctx)->rec[i];
+    char text[2 * POP3_CLI_SHA256_LEN + 1];
+    sha256_hex(rec, text);
+    fprintf(out, "{\"message_sha256\":\"%s\",\"size\":%llu,\"number\":%lu}", text,
+            (unsigned long long)rec->size, (unsigned long)rec->number);
+}
+
+static void range_release(void *ctx)
+{
+    free(ctx);
 }
 
 static mj_outcome range_begin(void *ctx, uint32_t number, mj_sink *sink_out)
@@ -363,29 +414,48 @@ static mj_outcome range_end(void *ctx, uint32_t number, mj_outcome outcome, uint
     (void)size;
     if (outcome != MJ_OK)
         return MJ_OK; /* the batch returns the first -ERR */
-    json_t *r = body_result(b, number, true);
-    return r != NULL && json_array_append_new(b->messages, r) == 0 ? MJ_OK : MJ_INTERNAL;
+    if (b->recs->n >= b->recs->cap) /* more answers than numbers asked: never */
+        return MJ_INTERNAL;
+    if (!body_digest(b, number, &b->recs->rec[b->recs->n]))
+        return MJ_INTERNAL;
+    b->recs->n++;
+    return MJ_OK;
 }
 
-/* RETR of first..last (pipelined when the server allows it). */
+/*
+ * RETR of first..last (pipelined when the server allows it).  The records
+ * are allocated for the whole range at once: n is the user's, capped by
+ * POP3_CLI_RANGE_MAX (4.8 MB at most), and calloc'd pages cost memory only
+ * once written.  *result_out is an empty object; the records become the
+ * result stream in fetch, once the session has ended well.
+ */
 static mj_outcome retr_range(mj_pop3 *s, uint32_t first, uint32_t last, body_out *b,
                              json_t **result_out)
 {
     size_t n = (size_t)(last - first) + 1;
     uint32_t *numbers = malloc(n * sizeof *numbers); /* n <= POP3_CLI_RANGE_MAX */
-    b->messages = json_array();
-    if (numbers == NULL || b->messages == NULL) {
+    b->recs = calloc(1, sizeof *b->recs + n * sizeof b->recs->rec[0]);
+    if (numbers == NULL || b->recs == NULL) {
         free(numbers);
         return no_memory(mj_pop3_error(s));
     }
+    b->recs->cap = n;
     for (size_t i = 0; i < n; i++)
         numbers[i] = first + (uint32_t)i;
     mj_pop3_batch batch = {range_begin, range_end, b};
     mj_outcome o = mj_pop3_retr_many(s, numbers, n, &batch);
     free(numbers);
-    if (o == MJ_OK && (*result_out = json_pack("{s:O}", "messages", b->messages)) == NULL)
+    if (o == MJ_OK && (*result_out = json_object()) == NULL)
         o = no_memory(mj_pop3_error(s));
     return o;
+}
+
+/* Hand a range's records to json_out.c as the result (ok only). */
+static void range_to_stream(body_out *b)
+{
+    mj_cli_stream st = {"messages", b->recs->n, range_write_entry, range_release, b->recs};
+    b->recs = NULL;
+    mj_cli_stream_set(&st);
 }
 
 static mj_outcome fetch(const mj_cli_options *opts, const mj_conn_config *cfg, bool top,
@@ -415,13 +485,15 @@ static mj_outcome fetch(const mj_cli_options *opts, const mj_conn_config *cfg, b
         else
             o = mj_pop3_retr(s, first, &sink, NULL);
         if (o == MJ_OK && *result_out == NULL &&
-            (*result_out = body_result(&b, first, false)) == NULL)
+            (*result_out = body_result(&b, first)) == NULL)
             o = no_memory(mj_pop3_error(s));
         o = close_session(s, o, false, err);
     }
     if (o == MJ_OK && b.fd == STDOUT_FILENO && !opts->json) {
         json_decref(*result_out); /* stdout holds the message alone */
         *result_out = json_object();
+    } else if (o == MJ_OK && b.recs != NULL) {
+        range_to_stream(&b);
     }
     if (o != MJ_OK) {
         json_decref(*result_out);

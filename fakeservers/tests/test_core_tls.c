@@ -2,7 +2,8 @@
  * test_core_tls.c: mjfake's TLS over real sockets on 127.0.0.1: implicit
  * TLS, the ClientHello record (SNI, versions), STARTTLS with injected bytes,
  * the "nothing after STARTTLS" oracle, the failure modes (alert, plaintext),
- * close with and without close_notify, certificates and version limits.
+ * close with and without close_notify, certificates and version limits,
+ * the client certificate asked for (client_cert).
  * The client side is OpenSSL trusting the test CA (MJ_CERTS).
  */
 #include <setjmp.h>
@@ -293,6 +294,66 @@ static void test_close_without_notify(void **state)
 }
 
 /* A certificate that does not exist: exit 2, one line naming the file. */
+/* One connection with client_cert `mode`; the client presents CERTS/client.crt when with_cert.
+ * Returns the transcript (the caller frees it); *hs: whether the handshake completed. */
+static char *client_cert_run(fk_client_cert mode, bool with_cert, bool *hs)
+{
+    fk_step steps[] = {{.pos = AT(3, 7), .send = TEXT("* OK"), .end = FK_END_CLOSE}};
+    fk_script script;
+    fk_scenario s = one_conn(&script, steps, N_OF(steps), FK_PROTO_IMAP);
+    s.server.tls = FK_TLS_IMPLICIT;
+    s.server.client_cert = mode;
+    run r;
+    run_start(&r, &s, 3000, false);
+    SSL_CTX *ctx = client_ctx(0);
+    char crt[512], key[512];
+    snprintf(crt, sizeof crt, "%s/client.crt", certs_dir());
+    snprintf(key, sizeof key, "%s/client.key", certs_dir());
+    if (with_cert) {
+        assert_int_equal(SSL_CTX_use_certificate_chain_file(ctx, crt), 1);
+        assert_int_equal(SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM), 1);
+    }
+    int fd = connect_to(r.port);
+    SSL *ssl = tls_connect(ctx, fd, NULL);
+    char buf[16] = "";
+    /* TLS 1.3: the server judges the client's Certificate after the client's
+     * handshake is done; the verdict (greeting or alert) comes with the first read. */
+    *hs = ssl != NULL && tls_recv_n(ssl, buf, 6) == 6 && strcmp(buf, "* OK\r\n") == 0;
+    SSL_free(ssl);
+    close(fd);
+    SSL_CTX_free(ctx);
+    int rc = run_finish(&r);
+    assert_int_equal(rc, *hs ? 0 : 1); /* a failed handshake leaves the send not reached */
+    char *t = slurp(r.transcript);
+    run_cleanup(&r);
+    return t;
+}
+
+/* client_cert: the CN of a verified certificate in the tls-handshake event; require without one fails. */
+static void test_client_cert(void **state)
+{
+    (void)state;
+    bool hs = false;
+    char *t = client_cert_run(FK_CLIENT_CERT_REQUEST, true, &hs);
+    assert_true(hs);
+    assert_non_null(strstr(t, "\"event\":\"tls-handshake\",\"client_cert\":\"alice\"}"));
+    free(t);
+    t = client_cert_run(FK_CLIENT_CERT_REQUEST, false, &hs);
+    assert_true(hs); /* request: none is fine */
+    assert_non_null(strstr(t, "\"event\":\"tls-handshake\",\"client_cert\":null}"));
+    free(t);
+    t = client_cert_run(FK_CLIENT_CERT_REQUIRE, false, &hs);
+    assert_false(hs);
+    assert_non_null(strstr(t, "\"data\":\"error:0A0000C7:SSL routines::peer did not return a "
+                              "certificate\",\"tls\":false,\"step\":null,\"event\":\"tls-failed\"}"));
+    assert_null(strstr(t, "tls-handshake"));
+    free(t);
+    t = client_cert_run(FK_CLIENT_CERT_NONE, true, &hs);
+    assert_true(hs);
+    assert_null(strstr(t, "client_cert")); /* never asked: the event has no key */
+    free(t);
+}
+
 static void test_missing_certificate(void **state)
 {
     (void)state;
@@ -325,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_expired_certificate),
         cmocka_unit_test(test_close_without_notify),
         cmocka_unit_test(test_missing_certificate),
+        cmocka_unit_test(test_client_cert),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1241,6 +1241,46 @@ static void test_external(void **state)
     fk_sasl_server_free(s);
 }
 
+/* EXTERNAL with the identity from TLS (mjfake's connections): the certificate's CN or the authzid. */
+static void test_external_tls_identity(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *cn, *ir; /* cn NULL: no verified client certificate */
+        fk_sasl_reason reason;
+        const char *message, *user;
+    } cases[] = {
+        {NULL, "=", FK_SASL_R_NO_CLIENT_CERT, "EXTERNAL: no client certificate", NULL},
+        {NULL, "YWxpY2U=", FK_SASL_R_NO_CLIENT_CERT, "EXTERNAL: no client certificate", NULL},
+        {"alice", "=", FK_SASL_R_NONE, NULL, "alice"},
+        {"bob", "=", FK_SASL_R_UNKNOWN_USER, "unknown user \"bob\" (expected \"alice\")", "bob"},
+        {"bob", "YWxpY2U=", FK_SASL_R_NONE, NULL, "alice"}, /* authzid alice */
+        {"alice", "cm9vdA==", FK_SASL_R_AUTHZID,
+         "authorization identity \"root\" is not the user \"alice\"", "root"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fk_sasl_server_config c = creds("alice", NULL);
+        char cn[16] = "";
+        if (cases[i].cn)
+            snprintf(cn, sizeof cn, "%s", cases[i].cn);
+        c.tls_identity = true;
+        c.tls_cn = cases[i].cn ? cn : NULL;
+        fk_sasl_server *s = mk("EXTERNAL", &c);
+        memset(cn, 'x', sizeof cn - 1); /* the configuration was copied */
+        fk_sasl_reply r = step(s, cases[i].ir);
+        if (cases[i].reason == FK_SASL_R_NONE)
+            assert_success(&r);
+        else
+            assert_failure(&r, cases[i].reason, false, cases[i].message);
+        if (cases[i].user)
+            assert_string_equal(fk_sasl_server_user(s), cases[i].user);
+        else
+            assert_null(fk_sasl_server_user(s));
+        fk_sasl_server_free(s);
+    }
+    assert_string_equal(fk_sasl_reason_name(FK_SASL_R_NO_CLIENT_CERT), "no-client-certificate");
+}
+
 /* ---- configuration errors and names --------------------------------------------------------- */
 
 static void test_new_errors(void **state)
@@ -1383,6 +1423,7 @@ int main(void)
         cmocka_unit_test(test_oauthbearer),
         cmocka_unit_test(test_anonymous),
         cmocka_unit_test(test_external),
+        cmocka_unit_test(test_external_tls_identity),
         cmocka_unit_test(test_new_errors),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_config_copied),

@@ -10,6 +10,7 @@ the source of results curl does not print (the greeting, CAPABILITY, STAT).
 | security: starttls         | imap:// ... --ssl-reqd                                    |
 | starttls-if-available      | imap:// ... --ssl                                         |
 | trust: test-ca / insecure  | --cacert build/certs/ca.crt / -k (system: neither)        |
+| client_cert: NAME          | --cert CERTS/NAME.crt --key CERTS/NAME.key                |
 | timeout_ms                 | --max-time (a total limit: curl has no idle timeout)      |
 | mechanism                  | --login-options AUTH=<mech> (PLAIN, LOGIN, CRAM-MD5)      |
 | probe                      | -X NOOP (IMAP: CAPABILITY, NOOP, LOGOUT; POP3: CAPA,      |
@@ -113,6 +114,10 @@ class CurlAdapter(Adapter):
             cmd += ["--cacert", os.path.join(core.CERTS, "ca.crt")]
         elif trust == "insecure":
             cmd.append("-k")
+        if c.get("client_cert"):
+            name = str(c["client_cert"])
+            cmd += ["--cert", os.path.join(core.CERTS, name + ".crt"),
+                    "--key", os.path.join(core.CERTS, name + ".key")]
         if "timeout_ms" in c:
             cmd += ["--max-time", f"{int(c['timeout_ms']) / 1000.0:.3f}"]
         if c.get("mechanism"):

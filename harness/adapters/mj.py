@@ -232,6 +232,10 @@ class MjAdapter(Adapter):
             cmd += ["--insecure"]
         if "timeout_ms" in c:
             cmd += ["--timeout-ms", str(c["timeout_ms"])]
+        if c.get("client_cert"):
+            name = str(c["client_cert"])
+            cmd += ["--client-cert", os.path.join(core.CERTS, name + ".crt"),
+                    "--client-key", os.path.join(core.CERTS, name + ".key")]
         if "user" in c:
             cmd += ["--user", str(c["user"])]
         if "password" in c:

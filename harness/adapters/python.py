@@ -80,6 +80,8 @@ class PythonAdapter(Adapter):
         return None
 
     def extra_na(self, scenario):
+        if scenario.client.get("client_cert"):
+            return "the python adapter presents no client certificate (client_cert)"
         if scenario.client.get("trust") == "system":
             return None
         if scenario.op == "smtp.send" and not (scenario.client.get("args") or {}).get("to"):

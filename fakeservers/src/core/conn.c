@@ -960,6 +960,15 @@ static void record_hello(fk_conn *c)
         fk_conn_event(c, "client-hello", NULL, fk_client_hello_json(&c->hello));
 }
 
+/* The client certificate's CN, kept for EXTERNAL; the event says it when one was asked for. */
+static json_t *take_peer_cn(fk_conn *c)
+{
+    c->has_peer_cn = fk_tls_peer_cn(c->ssl, c->peer_cn, sizeof c->peer_cn) == 0;
+    if (c->srv->sc->server.client_cert == FK_CLIENT_CERT_NONE)
+        return NULL;
+    return json_pack("{s:s?}", "client_cert", c->has_peer_cn ? c->peer_cn : NULL);
+}
+
 static run_result ph_handshake(fk_conn *c)
 {
     ERR_clear_error();
@@ -971,7 +980,7 @@ static run_result ph_handshake(fk_conn *c)
         char info[128];
         snprintf(info, sizeof info, "%s %s", SSL_get_version(c->ssl),
                  SSL_CIPHER_get_name(SSL_get_current_cipher(c->ssl)));
-        fk_conn_event(c, "tls-handshake", info, NULL);
+        fk_conn_event(c, "tls-handshake", info, take_peer_cn(c));
         c->phase = c->after_tls;
         return R_NEXT;
     }

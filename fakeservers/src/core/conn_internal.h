@@ -35,6 +35,8 @@ struct fk_conn {
     SSL *ssl;
     bool tls;
     fk_client_hello hello;
+    bool has_peer_cn;               /* a verified client certificate with a CN */
+    char peer_cn[FK_PEER_CN_MAX];   /* its CN, for EXTERNAL (conn_sasl.c) */
     const fk_script *script; /* NULL: an accept: hang connection */
     size_t step_i;
     fk_phase phase, after_tls, after_flush;

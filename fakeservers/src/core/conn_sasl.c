@@ -127,6 +127,8 @@ static void sasl_config(const fk_conn *c, const fk_expect_sasl *e, fk_sasl_serve
     cfg->scram_iterations = e->scram_iterations;
     cfg->scram_salt = e->scram_salt.len ? e->scram_salt.data : NULL;
     cfg->scram_salt_len = e->scram_salt.len;
+    cfg->tls_identity = true; /* EXTERNAL: the CN of a verified client certificate, or none */
+    cfg->tls_cn = c->tls && c->has_peer_cn ? c->peer_cn : NULL;
     size_t cb_len = 0;
     if (c->tls && fk_tls_channel_binding(c->ssl, &cfg->cb_type, cb, cb_size, &cb_len) == 0) {
         cfg->cb_data = cb;

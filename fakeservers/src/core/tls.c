@@ -158,6 +158,54 @@ static int set_policy(SSL_CTX *ctx, const fk_server *srv, char *err, size_t err_
     return 0;
 }
 
+/*
+ * client_cert: ask for a certificate chaining to CERTS/ca.crt, the CA named
+ * in CertificateRequest too.  OpenSSL's own verification decides: an
+ * unverifiable certificate fails the handshake in both modes.
+ */
+static int set_client_verify(SSL_CTX *ctx, const fk_server *srv, const char *dir, char *err,
+                             size_t err_size)
+{
+    if (srv->client_cert == FK_CLIENT_CERT_NONE)
+        return 0;
+    char ca[PATH_MAX], why[256];
+    snprintf(ca, sizeof ca, "%s/ca.crt", dir);
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca);
+    if (names == NULL || SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+        sk_X509_NAME_pop_free(names, X509_NAME_free);
+        snprintf(err, err_size, "%s: cannot load the client CA: %s", ca,
+                 fk_tls_error(why, sizeof why));
+        return -1;
+    }
+    SSL_CTX_set_client_CA_list(ctx, names); /* takes names */
+    int mode = SSL_VERIFY_PEER;
+    if (srv->client_cert == FK_CLIENT_CERT_REQUIRE)
+        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    SSL_CTX_set_verify(ctx, mode, NULL);
+    return 0;
+}
+
+int fk_tls_peer_cn(SSL *ssl, char *buf, size_t buf_size)
+{
+    X509 *peer = SSL_get0_peer_certificate(ssl);
+    if (peer == NULL || SSL_get_verify_result(ssl) != X509_V_OK || buf_size == 0)
+        return -1;
+    X509_NAME *subject = X509_get_subject_name(peer);
+    int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+    if (i < 0)
+        return -1;
+    unsigned char *utf8 = NULL;
+    int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i)));
+    if (n < 0 || (size_t)n >= buf_size || memchr(utf8, '\0', (size_t)n) != NULL) {
+        OPENSSL_free(utf8);
+        return -1; /* too long for the cap, or a NUL: not an identity */
+    }
+    memcpy(buf, utf8, (size_t)n);
+    buf[n] = '\0';
+    OPENSSL_free(utf8);
+    return 0;
+}
+
 int fk_tls_check_files(const fk_server *srv, const char *certs_dir, char *err, size_t err_size)
 {
     static const struct {
@@ -173,6 +221,11 @@ int fk_tls_check_files(const fk_server *srv, const char *certs_dir, char *err, s
                      strerror(errno));
             return -1;
         }
+    }
+    snprintf(path, sizeof path, "%s/ca.crt", dir);
+    if (srv->client_cert != FK_CLIENT_CERT_NONE && access(path, R_OK) != 0) {
+        snprintf(err, err_size, "%s: cannot load the client CA: %s", path, strerror(errno));
+        return -1;
     }
     return 0;
 }
@@ -192,7 +245,8 @@ SSL_CTX *fk_tls_ctx_new(const fk_server *srv, const char *certs_dir, char *err, 
     SSL_CTX_set_client_hello_cb(ctx, on_client_hello, NULL);
     SSL_CTX_set_info_callback(ctx, on_info);
     if (load_cert(ctx, dir, cert, err, err_size) != 0 ||
-        set_policy(ctx, srv, err, err_size) != 0) {
+        set_policy(ctx, srv, err, err_size) != 0 ||
+        set_client_verify(ctx, srv, dir, err, err_size) != 0) {
         SSL_CTX_free(ctx);
         return NULL;
     }

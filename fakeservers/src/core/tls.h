@@ -1,7 +1,7 @@
 /*
  * tls.h: the server side of TLS for mjfake (OpenSSL 3): one SSL_CTX per
  * scenario, from the certificate chosen by name, the version limits and the
- * cipher list; the ClientHello recorded by a client-hello callback; the
+ * cipher list; the client certificate asked for (client_cert) and its CN; the ClientHello recorded by a client-hello callback; the
  * hand-written fatal alert used by the "alert" failure mode.
  *
  * Ownership: fk_tls_ctx_new returns an SSL_CTX the caller frees with
@@ -87,6 +87,16 @@ json_t *fk_client_hello_json(const fk_client_hello *h);
  */
 int fk_tls_channel_binding(SSL *ssl, const char **type_out, unsigned char *buf, size_t buf_size,
                            size_t *len_out);
+
+/* Longest client certificate CN kept, with its NUL. */
+#define FK_PEER_CN_MAX 256
+
+/*
+ * The subject CN (UTF-8) of the client certificate ssl verified, into buf.
+ * Returns 0, or -1: no certificate, not verified, no CN, a CN with a NUL or
+ * of buf_size bytes or more.
+ */
+int fk_tls_peer_cn(SSL *ssl, char *buf, size_t buf_size);
 
 /* The first OpenSSL error as text (clears the queue), for messages. */
 const char *fk_tls_error(char *buf, size_t buf_size);

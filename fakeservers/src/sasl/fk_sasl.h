@@ -120,6 +120,17 @@ typedef struct fk_sasl_server_config {
     const char *cb_type;
     const unsigned char *cb_data;
     size_t cb_data_len;
+
+    /*
+     * EXTERNAL (RFC 4422 appendix A): whether the identity comes from TLS.
+     * false (the unit tests' default): only the authzid is judged against
+     * user.  true (mjfake's connections): tls_cn is the subject CN of the
+     * verified client certificate, NULL when the client presented none --
+     * then EXTERNAL fails with FK_SASL_R_NO_CLIENT_CERT; else the identity
+     * is the authzid when non-empty, the CN when empty, and must be user.
+     */
+    bool tls_identity;
+    const char *tls_cn;
 } fk_sasl_server_config;
 
 typedef enum fk_sasl_status {
@@ -141,7 +152,8 @@ typedef enum fk_sasl_reason {
     FK_SASL_R_TEMPORARY,       /* scripted: temporary failure */
     FK_SASL_R_SERVER_ERROR,    /* scripted: SCRAM e= or OAuth error JSON, acknowledged */
     FK_SASL_R_NOT_CANCELLED,   /* the client went on after a bad server message */
-    FK_SASL_R_INTERNAL         /* memory, OpenSSL, or a step after the end */
+    FK_SASL_R_INTERNAL,        /* memory, OpenSSL, or a step after the end */
+    FK_SASL_R_NO_CLIENT_CERT   /* EXTERNAL with tls_identity, and no verified client certificate */
 } fk_sasl_reason;
 
 typedef struct fk_sasl_reply {

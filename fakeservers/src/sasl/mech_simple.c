@@ -87,13 +87,29 @@ int fk_mech_anonymous_input(fk_sasl_server *s, fk_mres *r)
     return 0;
 }
 
+/*
+ * EXTERNAL.  With tls_identity the server is a real one: no verified client
+ * certificate, no identity; an empty authzid means "the certificate's CN".
+ */
 int fk_mech_external_input(fk_sasl_server *s, fk_mres *r)
 {
     const char *authzid = (const char *)s->in;
-    if (!fk_sasl_user_record(s, r, authzid, s->in_len))
+    const char *tls_cn = s->cfg.tls_cn;
+    if (s->cfg.tls_identity && tls_cn == NULL)
+        return fk_sasl_failf(s, r, FK_SASL_R_NO_CLIENT_CERT,
+                             "EXTERNAL: no client certificate");
+    bool from_cert = s->cfg.tls_identity && s->in_len == 0;
+    const char *id = from_cert ? tls_cn : authzid;
+    size_t id_len = from_cert ? strlen(tls_cn) : s->in_len;
+    if (!fk_sasl_user_record(s, r, id, id_len))
         return 0;
-    /* Empty: "the identity the certificate proves", which the core checks. */
     const char *user = s->cfg.user;
+    if (from_cert) {
+        if (fk_sasl_user_judge(s, r))
+            r->kind = FK_M_VERIFIED;
+        return 0;
+    }
+    /* Without TLS identity, empty is "the identity TLS proves", not judged here. */
     if (!user || authzid_ok(s, r, authzid, s->in_len, user, strlen(user)))
         r->kind = FK_M_VERIFIED;
     return 0;

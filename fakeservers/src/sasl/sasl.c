@@ -75,6 +75,7 @@ static const char *const reason_names[] = {
     [FK_SASL_R_SERVER_ERROR] = "server-error",
     [FK_SASL_R_NOT_CANCELLED] = "not-cancelled",
     [FK_SASL_R_INTERNAL] = "internal",
+    [FK_SASL_R_NO_CLIENT_CERT] = "no-client-certificate",
 };
 
 static const fk_mech *find_mech(const char *name)
@@ -108,7 +109,7 @@ int fk_sasl_fail_from_name(const char *name, fk_sasl_fail *out)
 
 const char *fk_sasl_reason_name(fk_sasl_reason r)
 {
-    return (unsigned)r <= FK_SASL_R_INTERNAL ? reason_names[r] : "?";
+    return (size_t)r < sizeof reason_names / sizeof reason_names[0] ? reason_names[r] : "?";
 }
 
 const char *fk_sasl_server_user(const fk_sasl_server *s)
@@ -399,6 +400,7 @@ static bool copy_config(fk_sasl_server *s, const fk_sasl_server_config *c)
     d->cram_challenge = dup_str(c->cram_challenge, &ok);
     d->cb_type = dup_str(c->cb_type, &ok);
     d->cb_data = dup_bytes(c->cb_data, c->cb_data_len, &ok);
+    d->tls_cn = dup_str(c->tls_cn, &ok);
     return ok;
 }
 
@@ -413,6 +415,7 @@ static void free_config(fk_sasl_server_config *d)
     free((void *)d->cram_challenge);
     free((void *)d->cb_type);
     free((void *)d->cb_data);
+    free((void *)d->tls_cn);
 }
 
 /* Random salt and nonce suffix when the configuration fixes none. */

@@ -31,6 +31,10 @@ static const fk_enum certificate_enum[] = {
 static const fk_enum protocol_enum[] = {
     {"imap", FK_PROTO_IMAP}, {"pop3", FK_PROTO_POP3}, {"smtp", FK_PROTO_SMTP}, {NULL, 0}};
 static const fk_enum tls_enum[] = {{"none", FK_TLS_NONE}, {"implicit", FK_TLS_IMPLICIT}, {NULL, 0}};
+static const fk_enum client_cert_enum[] = {{"none", FK_CLIENT_CERT_NONE},
+                                           {"request", FK_CLIENT_CERT_REQUEST},
+                                           {"require", FK_CLIENT_CERT_REQUIRE},
+                                           {NULL, 0}};
 static const fk_enum tls_version_enum[] = {
     {"1.0", TLS1_VERSION}, {"1.1", TLS1_1_VERSION}, {"1.2", TLS1_2_VERSION},
     {"1.3", TLS1_3_VERSION}, {NULL, 0}};
@@ -110,6 +114,15 @@ static bool h_certificate(fk_ld *c, const fk_key *k, const fk_node *v, void *t)
     int unused = 0;
     return fk_get_enum(c, v, k->name, certificate_enum, &unused) &&
            fk_get_str(c, v, k->name, &((fk_server *)t)->certificate);
+}
+
+static bool h_client_cert(fk_ld *c, const fk_key *k, const fk_node *v, void *t)
+{
+    int mode = 0;
+    if (!fk_get_enum(c, v, k->name, client_cert_enum, &mode))
+        return false;
+    ((fk_server *)t)->client_cert = (fk_client_cert)mode;
+    return true;
 }
 
 static bool h_tls_version(fk_ld *c, const fk_key *k, const fk_node *v, void *t)
@@ -209,7 +222,7 @@ static bool h_literal_continuation(fk_ld *c, const fk_key *k, const fk_node *v, 
     return true;
 }
 
-enum { SRV_TLS, SRV_CERTIFICATE, SRV_TLS_MIN, SRV_TLS_MAX, SRV_CIPHERS, SRV_PORT, SRV_ACCEPT,
+enum { SRV_TLS, SRV_CERTIFICATE, SRV_TLS_MIN, SRV_TLS_MAX, SRV_CIPHERS, SRV_CLIENT_CERT, SRV_PORT, SRV_ACCEPT,
        SRV_GREETING_DELAY, SRV_LINE_MAX, SRV_LITERAL_MAX, SRV_LITERAL_CONTINUATION, SRV_DATA_MAX,
        SRV_FORBID, SRV_STEPS, SRV_CONNECTIONS, SRV_COUNT };
 static const fk_key server_keys[SRV_COUNT] = {
@@ -218,6 +231,7 @@ static const fk_key server_keys[SRV_COUNT] = {
     [SRV_TLS_MIN] = {"tls_min", FK_T_STR, false, h_tls_version},
     [SRV_TLS_MAX] = {"tls_max", FK_T_STR, false, h_tls_version},
     [SRV_CIPHERS] = {"ciphers", FK_T_STR, false, h_ciphers},
+    [SRV_CLIENT_CERT] = {"client_cert", FK_T_STR, false, h_client_cert},
     [SRV_PORT] = {"port", FK_T_INT, false, h_port},
     [SRV_ACCEPT] = {"accept", FK_T_STR, false, h_accept},
     [SRV_GREETING_DELAY] = {"greeting_delay_ms", FK_T_INT, false, h_greeting_delay},
@@ -390,6 +404,17 @@ static bool h_trust(fk_ld *c, const fk_key *k, const fk_node *v, void *t)
     return fk_get_enum(c, v, k->name, e, &unused);
 }
 
+/* client: {client_cert: NAME}: a certificate the client presents (CERTIFICATES.md). */
+static bool h_client_certificate(fk_ld *c, const fk_key *k, const fk_node *v, void *t)
+{
+    static const fk_enum e[] = {{"client", 0},  {"client-auth-only", 0}, {"valid", 0},
+                                {"expired", 0}, {"self-signed", 0},      {"untrusted-ca", 0},
+                                {NULL, 0}};
+    int unused = 0;
+    (void)t;
+    return fk_get_enum(c, v, k->name, e, &unused);
+}
+
 static bool h_client_ms(fk_ld *c, const fk_key *k, const fk_node *v, void *t)
 {
     unsigned long long ms = 0;
@@ -407,6 +432,7 @@ static const fk_key client_keys[] = {
     {"token", FK_T_STR, false, NULL},
     {"allow_insecure_auth", FK_T_BOOL, false, NULL},
     {"trust", FK_T_STR, false, h_trust},
+    {"client_cert", FK_T_STR, false, h_client_certificate},
     {"timeout_ms", FK_T_INT, false, h_client_ms},
 };
 const fk_section fk_sec_client = {"client", "client", client_keys,

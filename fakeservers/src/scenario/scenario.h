@@ -199,11 +199,19 @@ typedef struct fk_forbid {
     size_t n_always;
 } fk_forbid;
 
+/* `client_cert:` whether TLS asks the client for a certificate (ca.crt the anchor). */
+typedef enum fk_client_cert {
+    FK_CLIENT_CERT_NONE = 0, /* never asks */
+    FK_CLIENT_CERT_REQUEST,  /* asks; none is fine, an unverifiable one fails the handshake */
+    FK_CLIENT_CERT_REQUIRE   /* asks; none fails the handshake */
+} fk_client_cert;
+
 typedef struct fk_server {
     fk_tls_mode tls;
     char *certificate;        /* a name of scenarios/CERTIFICATES.md */
     int tls_min, tls_max;     /* TLS1_VERSION..TLS1_3_VERSION; 0 = library default */
     char *ciphers;            /* OpenSSL cipher list (TLS <= 1.2), NULL = default */
+    fk_client_cert client_cert;
     unsigned port;            /* 0 = any */
     fk_accept accept;
     unsigned greeting_delay_ms;
