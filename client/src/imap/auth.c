@@ -78,18 +78,6 @@ static const mj_sasl_proto imap_sasl_proto = {
     .empty_ir = "=",
 };
 
-static void channel_of(mj_imap *s, unsigned char cb[MJ_CB_DATA_MAX], mj_sasl_channel *chan)
-{
-    bool plus = (s->caps.sasl & (MJ_SASL_BIT(MJ_SASL_SCRAM_SHA_1_PLUS) |
-                                 MJ_SASL_BIT(MJ_SASL_SCRAM_SHA_256_PLUS) |
-                                 MJ_SASL_BIT(MJ_SASL_SCRAM_SHA_512_PLUS))) != 0;
-    if (mj_sasl_channel_from_conn(s->conn, plus, cb, chan) != MJ_OK) {
-        memset(chan, 0, sizeof *chan);
-        chan->server_offers_plus = plus;
-        mj_error_clear(mj_conn_error(s->conn));
-    }
-}
-
 static mj_outcome run_sasl(mj_imap *s, mj_sasl_mech mech, const mj_sasl_creds *creds,
                            const mj_sasl_channel *chan)
 {
@@ -201,7 +189,7 @@ mj_outcome mj_imap_login(mj_imap *s, const mj_sasl_creds *creds, mj_sasl_mech fo
     unsigned char cb[MJ_CB_DATA_MAX];
     mj_sasl_channel chan;
     mj_sasl_mech mech = MJ_SASL_NONE;
-    channel_of(s, cb, &chan);
+    (void)mj_sasl_channel_for(s->conn, s->caps.sasl, cb, &chan);
     auth_method how = choose(s, creds, forced, &chan, &mech);
     if (how == AUTH_NONE)
         return mj_conn_error(s->conn)->outcome;

@@ -110,20 +110,25 @@ _Static_assert((int)MJ_CB_TLS_EXPORTER == (int)MJ_SASL_CB_TLS_EXPORTER &&
                    (int)MJ_CB_TLS_SERVER_END_POINT == (int)MJ_SASL_CB_TLS_SERVER_END_POINT,
                "transport.h and sasl.h channel-binding values agree");
 
-mj_outcome mj_sasl_channel_from_conn(mj_conn *c, bool server_offers_plus,
-                                     unsigned char buf[MJ_CB_DATA_MAX], mj_sasl_channel *chan_out)
+bool mj_sasl_channel_for(mj_conn *c, mj_sasl_set server_mechs,
+                         unsigned char buf[MJ_CB_DATA_MAX], mj_sasl_channel *chan_out)
 {
+    const mj_sasl_set plus = MJ_SASL_BIT(MJ_SASL_SCRAM_SHA_1_PLUS) |
+                             MJ_SASL_BIT(MJ_SASL_SCRAM_SHA_256_PLUS) |
+                             MJ_SASL_BIT(MJ_SASL_SCRAM_SHA_512_PLUS);
     memset(chan_out, 0, sizeof *chan_out);
-    chan_out->server_offers_plus = server_offers_plus;
+    chan_out->server_offers_plus = (server_mechs & plus) != 0;
     if (mj_conn_tls_state(c) == MJ_TLS_NONE)
-        return MJ_OK;
+        return false;
+    mj_error keep = *mj_conn_error(c);
     mj_channel_binding type = MJ_CB_NONE;
     size_t len = 0;
-    mj_outcome o = mj_conn_channel_binding(c, &type, buf, &len);
-    if (o != MJ_OK)
-        return o;
-    chan_out->type = (mj_sasl_cb_type)type;
-    chan_out->data = buf;
-    chan_out->len = len;
-    return MJ_OK;
+    bool ok = mj_conn_channel_binding(c, &type, buf, &len) == MJ_OK && type != MJ_CB_NONE;
+    *mj_conn_error(c) = keep; /* no channel binding is not an error, just no -PLUS */
+    if (ok) {
+        chan_out->type = (mj_sasl_cb_type)type;
+        chan_out->data = buf;
+        chan_out->len = len;
+    }
+    return ok;
 }

@@ -93,12 +93,13 @@ mj_outcome mj_sasl_run(mj_conn *c, const mj_sasl_proto *proto, void *ctx,
 /*
  * Describe c's channel binding for SCRAM-*-PLUS in *chan_out, the data
  * stored in buf (owned by the caller, MJ_CB_DATA_MAX bytes, which must
- * outlive chan_out).  On a plaintext connection chan_out->type is
- * MJ_SASL_CB_NONE and the result is MJ_OK.  server_offers_plus: the server
- * advertised a -PLUS mechanism (decides SCRAM's "y" vs "n" gs2 flag).
+ * outlive chan_out).  server_mechs is what the server advertised: whether it
+ * lists a -PLUS mechanism decides SCRAM's "y" vs "n" gs2 flag.  Returns true
+ * when there is channel-binding data; on a plaintext connection, or a TLS
+ * session without it, chan_out->type is MJ_SASL_CB_NONE (-PLUS is then never
+ * chosen) and c's last error is left as it was.
  */
-mj_outcome mj_sasl_channel_from_conn(mj_conn *c, bool server_offers_plus,
-                                     unsigned char buf[MJ_CB_DATA_MAX],
-                                     mj_sasl_channel *chan_out) MJ_MUST_CHECK;
+bool mj_sasl_channel_for(mj_conn *c, mj_sasl_set server_mechs,
+                         unsigned char buf[MJ_CB_DATA_MAX], mj_sasl_channel *chan_out);
 
 #endif

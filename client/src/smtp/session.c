@@ -587,19 +587,6 @@ static mj_outcome auth_once(mj_smtp *s, const mj_sasl_creds *creds, mj_sasl_mech
     return o;
 }
 
-/* The TLS channel for SCRAM (data in cb); false when there is none to bind to. */
-static bool auth_channel(mj_smtp *s, unsigned char cb[MJ_CB_DATA_MAX], mj_sasl_channel *chan)
-{
-    const mj_sasl_set plus = MJ_SASL_BIT(MJ_SASL_SCRAM_SHA_1_PLUS) |
-                             MJ_SASL_BIT(MJ_SASL_SCRAM_SHA_256_PLUS) |
-                             MJ_SASL_BIT(MJ_SASL_SCRAM_SHA_512_PLUS);
-    mj_error keep = *mj_conn_error(s->c);
-    bool ok = mj_sasl_channel_from_conn(s->c, (s->caps.auth & plus) != 0, cb, chan) == MJ_OK &&
-              chan->type != MJ_SASL_CB_NONE;
-    *mj_conn_error(s->c) = keep; /* no channel binding is not an error, just no -PLUS */
-    return ok;
-}
-
 mj_outcome mj_smtp_auth(mj_smtp *s, const mj_sasl_creds *creds, mj_sasl_mech mech,
                         const mj_sasl_policy *policy)
 {
@@ -613,7 +600,7 @@ mj_outcome mj_smtp_auth(mj_smtp *s, const mj_sasl_creds *creds, mj_sasl_mech mec
                             s->caps.helo ? " (EHLO was refused, HELO has no extensions)" : "");
     unsigned char cb[MJ_CB_DATA_MAX];
     mj_sasl_channel chan;
-    bool have_cb = auth_channel(s, cb, &chan);
+    bool have_cb = mj_sasl_channel_for(s->c, s->caps.auth, cb, &chan);
     mj_sasl_choice choice = {.server_mechs = s->caps.auth,
                              .tls = mj_conn_tls_state(s->c),
                              .channel_binding = have_cb,
