@@ -84,6 +84,10 @@ BENCHES   := $(patsubst client/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 DEPS_STAMP := $(CONFIG_MK)
 
+# Test and bench objects are intermediates of pattern rules: keep them, so a
+# second `make test` rebuilds nothing.
+.SECONDARY:
+
 .PHONY: all deps certs test unit pytest conformance ci bench install clean valgrind \
         format tests-build fuzz fuzz-build print-%
 
