@@ -569,27 +569,83 @@ class Endpoint:
         self.port = port
 
 
-def run_scenario(scenario, adapter, addr_for_port=None, keep_dir=None):
+def fake_idle_ms(scenario):
+    """mjfake's --idle-timeout-ms for a scenario: longer than the client's limit."""
+    return max(10000, scenario.limit_ms() + 1000)
+
+
+class Prepared:
+    """A work directory and an mjfake started before its scenario's turn.
+
+    The plugin starts the next test's mjfake while the current client runs, so
+    mjfake's start (exec, scenario load, READY, the TLS context) is off the
+    critical path of a serial run.  Owned by whoever holds it: run_scenario
+    takes it over, otherwise discard() reaps it.
+    """
+
+    def __init__(self, workdir, fake):
+        self.workdir = workdir
+        self.fake = fake
+
+    def alive(self):
+        return self.fake.proc.poll() is None
+
+    def discard(self):
+        self.fake.kill()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def prepare(scenario, wait_ms):
+    """Start mjfake for a scenario that will run within wait_ms; a Prepared,
+    or None for a scenario on a fixed port (its address is picked at its turn)."""
+    if scenario.server.get("port"):
+        return None
+    workdir = tempfile.mkdtemp(prefix="mjh-")
+    try:
+        fake = Fake(scenario, workdir, idle_ms=fake_idle_ms(scenario) + wait_ms)
+    except OSError:
+        shutil.rmtree(workdir, ignore_errors=True)
+        return None
+    return Prepared(workdir, fake)
+
+
+def run_scenario(scenario, adapter, addr_for_port=None, keep_dir=None, prepared=None,
+                 on_ready=None):
     """Run one scenario with one adapter (an Adapter instance); return a Run.
 
     addr_for_port(): a fresh loopback address for scenarios with server.port.
+    prepared: a Prepared from prepare() for this scenario (taken over: used if
+    its mjfake is still alive, reaped in any case).  on_ready(): called once
+    mjfake is READY, before the client starts (the plugin prepares the next
+    test there).
     """
     run = Run(scenario, adapter.name)
     na = adapter.not_applicable(scenario)
     if na:
         run.na = na
+        if prepared is not None:
+            prepared.discard()
         return run
-    workdir = tempfile.mkdtemp(prefix="mjh-")
+    if prepared is not None and not prepared.alive():
+        prepared.discard()
+        prepared = None
+    workdir = prepared.workdir if prepared is not None else tempfile.mkdtemp(prefix="mjh-")
     try:
-        limit = scenario.limit_ms()
         port = scenario.server.get("port")
         attempts = 3 if port else 1
         for attempt in range(attempts):
             host = addr_for_port() if port else "127.0.0.1"
-            with Fake(scenario, workdir, host=host, port=port or 0,
-                      idle_ms=max(10000, limit + 1000)) as fake:
+            if prepared is not None:
+                fake, prepared = prepared.fake, None
+            else:
+                fake = Fake(scenario, workdir, host=host, port=port or 0,
+                            idle_ms=fake_idle_ms(scenario))
+            with fake:
                 try:
                     fake.wait_ready()
+                    if on_ready is not None:
+                        on_ready()
+                        on_ready = None
                 except HarnessError as e:
                     if fake.returncode == 3 and attempt + 1 < attempts:
                         continue  # the address was taken: another one
@@ -597,7 +653,7 @@ def run_scenario(scenario, adapter, addr_for_port=None, keep_dir=None):
                     return run
                 ep = Endpoint(host, fake.port)
                 try:
-                    adapter.run(scenario, ep, workdir, limit, run)
+                    adapter.run(scenario, ep, workdir, scenario.limit_ms(), run)
                 except BaseException:
                     fake.kill()   # Ctrl-C or a harness bug: no grace, reap now
                     raise

@@ -5,6 +5,7 @@ the anchor file harness/suite.py.  Options (see README.md, "Conformance
 harness"): --scenarios DIR, --adapters LIST, --adapter-cmd NAME=COMMAND,
 --gate LIST, --report-dir DIR.
 """
+import atexit
 import json
 import os
 import time
@@ -147,16 +148,56 @@ def loopback_addr():
     return f"127.{1 + v // 256}.{v % 256}.{1 + _counter[0] % 254}"
 
 
+# mjfake processes started for the test that runs next (nodeid -> core.Prepared);
+# whatever is left when the session ends (-x, Ctrl-C, deselection) is reaped.
+_prepared = {}
+# How much longer than the current test's limit a prepared mjfake waits for its client.
+PREPARE_SLACK_MS = 5000
+
+
+def discard_prepared():
+    while _prepared:
+        _prepared.popitem()[1].discard()
+
+
+atexit.register(discard_prepared)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    if isinstance(item, ScenarioItem):
+        item.next_item = nextitem
+
+
+def pytest_sessionfinish(session):
+    discard_prepared()
+
+
 class ScenarioItem(pytest.Item):
     def __init__(self, *, scenario, adapter, **kw):
         super().__init__(**kw)
         self.scenario = scenario
         self.adapter = adapter
         self.run_result = None
+        self.next_item = None
+
+    def prepare_next(self):
+        """Start the next test's mjfake now (this test's mjfake is READY and its
+        client about to run): a serial run then pays mjfake's start on the
+        other core instead of between two clients."""
+        nxt = self.next_item
+        if (not isinstance(nxt, ScenarioItem) or nxt.nodeid in _prepared
+                or nxt.adapter.not_applicable(nxt.scenario)):
+            return
+        p = core.prepare(nxt.scenario, wait_ms=self.scenario.limit_ms() + PREPARE_SLACK_MS)
+        if p is not None:
+            _prepared[nxt.nodeid] = p
 
     def runtest(self):
         t0 = time.monotonic()
-        run = core.run_scenario(self.scenario, self.adapter, addr_for_port=loopback_addr)
+        run = core.run_scenario(self.scenario, self.adapter, addr_for_port=loopback_addr,
+                                prepared=_prepared.pop(self.nodeid, None),
+                                on_ready=self.prepare_next)
         wall_ms = (time.monotonic() - t0) * 1000.0
         self.run_result = run
         sc = self.scenario

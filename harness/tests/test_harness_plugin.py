@@ -175,11 +175,13 @@ def _processes_mentioning(text):
 
 
 def test_ctrl_c_reaps_mjfake_and_the_client_at_once(tmp_path):
+    """Also the mjfake the plugin started ahead for the next test (selftest2)."""
     import signal
     d = tmp_path / "scenarios"
     d.mkdir()
     (d / "selftest.yaml").write_text(
         SCENARIO.replace("  outcome: ok\n", "  outcome: ok\n  within_ms: 30000\n"))
+    (d / "selftest2.yaml").write_text(SCENARIO.replace("name: selftest", "name: selftest2"))
     pidfile = tmp_path / "pid"
     env = dict(os.environ, MJ_BIN=BIN, MJ_SRCDIR=SRC)
     env.pop("PYTEST_XDIST_WORKER", None)
@@ -194,7 +196,12 @@ def test_ctrl_c_reaps_mjfake_and_the_client_at_once(tmp_path):
         while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
             time.sleep(0.05)
         client = int(pidfile.read_text())
-        assert _processes_mentioning(str(d)), "mjfake should be serving"
+        assert _processes_mentioning(str(d / "selftest.yaml")), "mjfake should be serving"
+        deadline = time.monotonic() + 5
+        while not _processes_mentioning(str(d / "selftest2.yaml")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_mentioning(str(d / "selftest2.yaml")), \
+            "the next test's mjfake should have been started ahead"
         t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
         out = proc.communicate(timeout=10)[0].decode()
