@@ -167,6 +167,14 @@ const mj_cli_op *mj_cli_find_op(mj_protocol p, const char *name, mj_error *err);
 mj_outcome mj_cli_conn_config(const mj_cli_options *opts, mj_log *log, mj_conn_config *cfg,
                               mj_error *err) MJ_MUST_CHECK;
 
+/*
+ * The SASL credentials the command line gives (--user or the URL's user,
+ * the password, --authzid, the --token-file token, the URL's host and port),
+ * for mj_imap_login, mj_pop3_login and mj_smtp_auth.  Every pointer borrows
+ * from opts: valid while opts is (and not after mj_cli_options_wipe).
+ */
+mj_sasl_creds mj_cli_creds(const mj_cli_options *opts);
+
 /* ---- output (json_out.c) ------------------------------------------------- */
 
 /* The usage text (every option, every operation) on fp. */

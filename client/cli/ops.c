@@ -94,6 +94,17 @@ mj_outcome mj_cli_conn_config(const mj_cli_options *opts, mj_log *log, mj_conn_c
     return MJ_OK;
 }
 
+mj_sasl_creds mj_cli_creds(const mj_cli_options *opts)
+{
+    mj_sasl_creds creds = {.username = opts->user,
+                           .password = opts->has_password ? opts->password : NULL,
+                           .authzid = opts->authzid,
+                           .token = opts->has_token ? opts->token : NULL,
+                           .host = opts->url.host,
+                           .port = opts->port};
+    return creds;
+}
+
 /* ---- probe ---------------------------------------------------------------- */
 
 /* Untrusted text (server or certificate) as a JSON string, escaped. */

@@ -11,7 +11,8 @@
  * list {mailboxes: [{name, delimiter, attributes}]}; select {exists, recent,
  * uidvalidity, uidnext, flags, ...}; fetch {messages: [{seq, uid, flags,
  * size, body_sha256}]}; store {messages}; copy/move {copyuid};
- * append {appenduid}.
+ * append {appended, appenduid}; sort {numbers}; thread {threads}; quota {quota}.
+ * A PREAUTH greeting needs no user: no LOGIN is sent.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -45,19 +46,23 @@ static mj_outcome open_session(const mj_cli_options *opts, const mj_conn_config 
     mj_imap_options io;
     memset(&io, 0, sizeof io);
     io.policy.allow_insecure_auth = opts->allow_insecure_auth;
-    if (need_login && opts->user[0] == '\0')
-        return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
-                            "%s needs a login: give --user (or user@ in the URL)", opts->op);
     mj_outcome o = mj_imap_connect(cfg, &io, s_out, err);
-    if (o != MJ_OK || opts->user[0] == '\0')
+    if (o != MJ_OK)
         return o;
-    mj_sasl_creds creds = {.username = opts->user,
-                           .password = opts->has_password ? opts->password : NULL,
-                           .authzid = opts->authzid,
-                           .token = opts->has_token ? opts->token : NULL,
-                           .host = opts->url.host,
-                           .port = opts->port};
-    o = mj_imap_login(*s_out, &creds, opts->mechanism);
+    /* a PREAUTH greeting is a logged-in session: no --user needed, no LOGIN sent */
+    bool preauth = mj_imap_get_state(*s_out) == MJ_IMAP_STATE_AUTHENTICATED;
+    if (!preauth && opts->user[0] == '\0') {
+        if (!need_login)
+            return MJ_OK;
+        mj_imap_close(*s_out);
+        *s_out = NULL;
+        return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                            "%s needs a login: give --user (or user@ in the URL); the server did "
+                            "not greet with PREAUTH",
+                            opts->op);
+    }
+    mj_sasl_creds creds = mj_cli_creds(opts);
+    o = mj_imap_login(*s_out, preauth ? NULL : &creds, preauth ? MJ_SASL_NONE : opts->mechanism);
     if (o != MJ_OK) {
         *err = *mj_imap_error(*s_out);
         mj_imap_close(*s_out);
@@ -155,6 +160,7 @@ static mj_outcome do_login(mj_imap *s, const mj_cli_options *opts, json_t *r)
 {
     (void)opts;
     json_object_set_new(r, "capabilities", caps_json(s));
+    json_object_set_new(r, "imap4rev2", json_boolean(mj_imap_rev2(s)));
     return MJ_OK;
 }
 
@@ -289,6 +295,11 @@ static mj_outcome do_quota(mj_imap *s, const mj_cli_options *opts, json_t *r)
     if (a == NULL)
         return no_memory(mj_imap_error(s));
     json_object_set_new(r, "quota", a);
+    if (opts->n_args == 2 && strcasecmp(opts->args[1], "root") == 0) /* quota ROOT root: GETQUOTA */
+        return mj_imap_getquota(s, opts->args[0], add_quota, a);
+    if (opts->n_args == 2)
+        return mj_error_set(mj_imap_error(s), MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                            "quota takes [MAILBOX] (GETQUOTAROOT) or ROOT root (GETQUOTA)");
     return mj_imap_quota(s, opts->n_args > 0 ? opts->args[0] : "INBOX", add_quota, a);
 }
 
@@ -347,6 +358,8 @@ static mj_outcome fetch_message(void *ctx, const mj_imap_message *m)
         json_object_set_new(j, "internaldate", json_string(m->internaldate));
     if (m->has_envelope)
         json_object_set_new(j, "subject", m->subject ? json_string(m->subject) : json_null());
+    if (m->has_binary_size)
+        json_object_set_new(j, "binary_size", json_integer((json_int_t)m->binary_size));
     if (fo->seq == m->seq) {
         json_object_set_new(j, "body_sha256", digest_hex(fo->md));
         json_object_set_new(j, "body_size", json_integer((json_int_t)m->body_bytes));
@@ -425,6 +438,60 @@ static mj_outcome do_search(mj_imap *s, const mj_cli_options *opts, json_t *r)
     return o == MJ_OK ? mj_imap_search(s, uid_word(opts, 2), opts->args[1], add_number, a) : o;
 }
 
+/* sort MAILBOX CRITERIA [SEARCH] [uid]: {numbers: [...]} in the server's order */
+static mj_outcome do_sort(mj_imap *s, const mj_cli_options *opts, json_t *r)
+{
+    bool uid = uid_word(opts, 2);
+    int n = opts->n_args - (uid ? 1 : 0);
+    json_t *a = json_array();
+    if (a == NULL)
+        return no_memory(mj_imap_error(s));
+    json_object_set_new(r, "numbers", a);
+    mj_outcome o = select_mailbox(s, opts->args[0], true);
+    return o == MJ_OK ? mj_imap_sort(s, uid, opts->args[1], NULL, n > 2 ? opts->args[2] : NULL,
+                                     add_number, a)
+                      : o;
+}
+
+/* THREAD nodes in pre-order -> nested lists: a node is [number, child, child...], null for a
+   missing parent; stack[d] is the last node at depth d. */
+typedef struct thread_out {
+    json_t *threads;
+    json_t *stack[MJ_IMAP_THREAD_DEPTH_MAX];
+} thread_out;
+
+static mj_outcome add_thread_node(void *ctx, uint32_t number, unsigned depth)
+{
+    thread_out *t = ctx;
+    json_t *node = json_array();
+    if (node == NULL || json_array_append_new(node, number ? json_integer(number) : json_null()) != 0) {
+        json_decref(node);
+        return MJ_INTERNAL;
+    }
+    json_t *parent = depth == 0 ? t->threads : t->stack[depth - 1];
+    t->stack[depth] = node; /* borrowed: the parent owns it */
+    return json_array_append_new(parent, node) == 0 ? MJ_OK : MJ_INTERNAL;
+}
+
+/* thread MAILBOX ALGORITHM [SEARCH] [uid]: {threads: [node...]} */
+static mj_outcome do_thread(mj_imap *s, const mj_cli_options *opts, json_t *r)
+{
+    bool uid = uid_word(opts, 2);
+    int n = opts->n_args - (uid ? 1 : 0);
+    thread_out *t = calloc(1, sizeof *t);
+    if (t == NULL || (t->threads = json_array()) == NULL) {
+        free(t);
+        return no_memory(mj_imap_error(s));
+    }
+    json_object_set_new(r, "threads", t->threads);
+    mj_outcome o = select_mailbox(s, opts->args[0], true);
+    if (o == MJ_OK)
+        o = mj_imap_thread(s, uid, opts->args[1], NULL, n > 2 ? opts->args[2] : NULL,
+                           add_thread_node, t);
+    free(t);
+    return o;
+}
+
 static json_t *uidplus_json(const mj_imap_uidplus *u, bool copy)
 {
     json_t *j = json_pack("{s:I, s:s}", "uidvalidity", (json_int_t)u->uidvalidity, copy ? "dest" : "uid",
@@ -490,19 +557,79 @@ static FILE *message_file(const char *path, uint64_t *size_out, mj_error *err)
     return fp;
 }
 
+/* The messages of one append: their files and the words that describe them. */
+typedef struct append_in {
+    size_t n;
+    mj_imap_append_msg msgs[MJ_IMAP_APPEND_MAX];
+    FILE *files[MJ_IMAP_APPEND_MAX];
+} append_in;
+
+/*
+ * append MAILBOX [FILE|-] [FLAGS] (one message, as before) or
+ * append MAILBOX FILE [flags=FLAGS] [date=DATE] [FILE [flags=..] [date=..]]...
+ * A word starting with '\' or '(' is the flags of the file before it; "-" (stdin) once.
+ */
+static mj_outcome append_words(mj_imap *s, const mj_cli_options *opts, append_in *in)
+{
+    mj_error *err = mj_imap_error(s);
+    bool stdin_used = false;
+    for (int i = 1; i < opts->n_args; i++) {
+        const char *w = opts->args[i];
+        mj_imap_append_msg *last = in->n > 0 ? &in->msgs[in->n - 1] : NULL;
+        if (last != NULL && strncmp(w, "flags=", 6) == 0) {
+            last->flags = w + 6;
+        } else if (last != NULL && (w[0] == '\\' || w[0] == '(')) {
+            last->flags = w;
+        } else if (last != NULL && strncmp(w, "date=", 5) == 0) {
+            last->date = w + 5;
+        } else {
+            if (in->n == MJ_IMAP_APPEND_MAX)
+                return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                                    "append takes at most %d messages", MJ_IMAP_APPEND_MAX);
+            if (strcmp(w, "-") == 0 && stdin_used)
+                return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                                    "append reads stdin (\"-\") once only");
+            stdin_used |= strcmp(w, "-") == 0;
+            FILE *fp = message_file(w, &in->msgs[in->n].size, err);
+            if (fp == NULL)
+                return MJ_INTERNAL;
+            in->files[in->n] = fp;
+            in->msgs[in->n].read = read_file;
+            in->msgs[in->n].ctx = fp;
+            in->n++;
+        }
+    }
+    if (in->n == 0) { /* no file: --message, else stdin */
+        const char *path = opts->message != NULL ? opts->message : "-";
+        FILE *fp = message_file(path, &in->msgs[0].size, err);
+        if (fp == NULL)
+            return MJ_INTERNAL;
+        in->files[0] = fp;
+        in->msgs[0].read = read_file;
+        in->msgs[0].ctx = fp;
+        in->n = 1;
+    }
+    return MJ_OK;
+}
+
 static mj_outcome do_append(mj_imap *s, const mj_cli_options *opts, json_t *r)
 {
-    const char *path = opts->n_args > 1 ? opts->args[1] : opts->message != NULL ? opts->message : "-";
-    uint64_t size = 0;
-    FILE *fp = message_file(path, &size, mj_imap_error(s));
-    if (fp == NULL)
-        return MJ_INTERNAL;
+    append_in *in = calloc(1, sizeof *in);
+    if (in == NULL)
+        return no_memory(mj_imap_error(s));
     mj_imap_uidplus au;
-    mj_outcome o = mj_imap_append(s, opts->args[0], opts->n_args > 2 ? opts->args[2] : NULL, size,
-                                  read_file, fp, &au);
-    fclose(fp);
-    if (o == MJ_OK && au.present)
-        json_object_set_new(r, "appenduid", uidplus_json(&au, false));
+    size_t appended = 0;
+    mj_outcome o = append_words(s, opts, in);
+    if (o == MJ_OK)
+        o = mj_imap_append_many(s, opts->args[0], in->msgs, in->n, &appended, &au);
+    for (size_t i = 0; i < in->n; i++)
+        fclose(in->files[i]);
+    if (o == MJ_OK) {
+        json_object_set_new(r, "appended", json_integer((json_int_t)appended));
+        if (au.present)
+            json_object_set_new(r, "appenduid", uidplus_json(&au, false));
+    }
+    free(in);
     return o;
 }
 
@@ -556,6 +683,8 @@ IMAP_OP(copy, true)
 IMAP_OP(move, true)
 IMAP_OP(append, true)
 IMAP_OP(idle, true)
+IMAP_OP(sort, true)
+IMAP_OP(thread, true)
 #undef IMAP_OP
 
 #define I MJ_CLI_PROTO_BIT(MJ_PROTO_IMAP)
@@ -571,14 +700,19 @@ const mj_cli_op mj_cli_imap_ops[] = {
     {I, "rename", op_rename, 2, 2, "FROM TO"},
     {I, "subscribe", op_subscribe, 1, 1, "MAILBOX"},
     {I, "expunge", op_expunge, 1, 1, "MAILBOX: remove messages marked \\Deleted"},
-    {I, "quota", op_quota, 0, 1, "[MAILBOX]: GETQUOTAROOT"},
+    {I, "quota", op_quota, 0, 2, "[MAILBOX]: GETQUOTAROOT; ROOT root: GETQUOTA of one root"},
     {I, "fetch", op_fetch, 2, 4, "MAILBOX SET [ITEMS] [uid]: seq, uid, flags, size, body_sha256"},
     {I, "store", op_store, 4, 5, "MAILBOX SET add|remove|replace FLAGS [uid]"},
     {I, "search", op_search, 2, 3, "MAILBOX CRITERIA [uid]: matching numbers"},
     {I, "copy", op_copy, 3, 4, "MAILBOX SET TO [uid]: copyuid"},
     {I, "move", op_move, 3, 4, "MAILBOX SET TO [uid]: copyuid"},
-    {I, "append", op_append, 1, 3, "MAILBOX [FILE|-] [FLAGS]: appenduid (default: --message or stdin)"},
+    {I, "append", op_append, 1, 1 + 3 * MJ_IMAP_APPEND_MAX,
+     "MAILBOX [FILE|- [FLAGS|flags=FLAGS] [date=DATE]]...: appended, appenduid (MULTIAPPEND when "
+     "offered; default: --message or stdin)"},
     {I, "idle", op_idle, 2, 3, "MAILBOX SECONDS [event]: untagged events while idling"},
+    {I, "sort", op_sort, 2, 4, "MAILBOX CRITERIA [SEARCH] [uid]: numbers in SORT order (RFC 5256)"},
+    {I, "thread", op_thread, 2, 4,
+     "MAILBOX ALGORITHM [SEARCH] [uid]: threads as nested lists [number, child...] (RFC 5256)"},
     {0, NULL, NULL, 0, 0, NULL},
 };
 #undef I

@@ -79,12 +79,7 @@ static mj_outcome open_session(const mj_cli_options *opts, const mj_conn_config 
     mj_outcome o = mj_pop3_connect(cfg, &po, s_out, err);
     if (o != MJ_OK || opts->user[0] == '\0')
         return o;
-    mj_sasl_creds creds = {.username = opts->user,
-                           .password = opts->has_password ? opts->password : NULL,
-                           .authzid = opts->authzid,
-                           .token = opts->has_token ? opts->token : NULL,
-                           .host = opts->url.host,
-                           .port = opts->port};
+    mj_sasl_creds creds = mj_cli_creds(opts);
     o = mj_pop3_login(*s_out, &creds, opts->mechanism);
     if (o != MJ_OK) {
         *err = *mj_pop3_error(*s_out);

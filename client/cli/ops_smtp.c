@@ -89,12 +89,7 @@ static mj_outcome maybe_auth(mj_smtp *s, const mj_cli_options *opts, mj_error *e
     if (!opts->has_password && !opts->has_token && !no_secret_needed)
         return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
                             "a user is given but no --password-file or --token-file");
-    mj_sasl_creds creds = {.username = opts->user,
-                           .password = opts->has_password ? opts->password : NULL,
-                           .token = opts->has_token ? opts->token : NULL,
-                           .authzid = opts->authzid,
-                           .host = opts->url.host,
-                           .port = opts->port};
+    mj_sasl_creds creds = mj_cli_creds(opts);
     mj_sasl_policy policy = {.allow_insecure_auth = opts->allow_insecure_auth};
     mj_outcome o = mj_smtp_auth(s, &creds, opts->mechanism, &policy);
     if (o != MJ_OK)

@@ -94,6 +94,8 @@ class CurlAdapter(Adapter):
                 return f"curl cannot ask for {', '.join(asked)} (no BDAT, BODY=, DSN, REQUIRETLS or SMTPUTF8 option)"
         if scenario.op == "pop3.retr" and "-" in str((scenario.client.get("args") or {}).get("message", "")):
             return "curl fetches one message per URL: no range (args.message \"N-M\")"
+        if "imap4rev2" in ((scenario.expect or {}).get("result") or {}):
+            return "curl cannot tell whether IMAP4rev2 was enabled (result imap4rev2)"
         if scenario.op == "probe" and scenario.protocol not in SCHEMES:
             return f"no curl scheme for {scenario.protocol}"
         return None

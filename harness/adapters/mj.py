@@ -119,11 +119,56 @@ def _imap_copy(op):
     return words
 
 
+def _one_message_file(sc, workdir, msg, name):
+    """One entry's message ({file}, {text}, {generate}) as a file, like core.message_file."""
+    if "file" in msg:
+        return os.path.join(os.path.dirname(sc.path), str(msg["file"]))
+    if "generate" in msg:
+        return core.generated_file((msg.get("generate") or {}).get("size"))
+    path = os.path.join(workdir, name)
+    with open(path, "wb") as f:
+        f.write(str(msg.get("text", "")).encode())
+    return path
+
+
 def _imap_append(sc, workdir):
+    """args.message (+ flags, date), or args.messages: a list of {message, flags, date}
+    sent as one MULTIAPPEND when the server offers it: FILE [flags=..] [date=..] each."""
     a = _args(sc)
-    flags = _imap_flags(a.get("flags"))
-    return (["append", str(a.get("mailbox", "INBOX")), _message_file(sc, workdir)]
-            + ([flags] if flags else []))
+    words = ["append", str(a.get("mailbox", "INBOX"))]
+    entries = a.get("messages")
+    if entries is None:
+        entries = [{"message": a.get("message") or {}, "flags": a.get("flags"),
+                    "date": a.get("date")}]
+    for i, m in enumerate(entries):
+        words.append(_one_message_file(sc, workdir, m.get("message") or {}, f"message{i}.eml"))
+        flags = _imap_flags(m.get("flags"))
+        if flags:
+            words.append("flags=" + flags)
+        if m.get("date"):
+            words.append("date=" + str(m["date"]))
+    return words
+
+
+def _imap_quota(sc, workdir):
+    """args.root: GETQUOTA of that root; else GETQUOTAROOT of args.mailbox."""
+    a = _args(sc)
+    if "root" in a:
+        return ["quota", str(a["root"]), "root"]
+    return ["quota", str(a.get("mailbox", "INBOX"))]
+
+
+def _imap_sort_thread(op, key):
+    """imap.sort (args.criteria: a string or a list of sort keys) / imap.thread
+    (args.algorithm), then args.search (default ALL) and args.uid."""
+    def words(sc, workdir):
+        a = _args(sc)
+        first = a.get(key, "DATE" if key == "criteria" else "REFERENCES")
+        if isinstance(first, (list, tuple)):
+            first = " ".join(str(x) for x in first)
+        return ([op, str(a.get("mailbox", "INBOX")), str(first)]
+                + ([str(a["search"])] if a.get("search") else []) + _imap_uid(a))
+    return words
 
 
 def _imap_mailbox(op):
@@ -167,7 +212,7 @@ OPS = {
     "imap.delete": _imap_mailbox("delete"),
     "imap.subscribe": _imap_mailbox("subscribe"),
     "imap.expunge": _imap_mailbox("expunge"),
-    "imap.quota": _imap_mailbox("quota"),
+    "imap.quota": _imap_quota,
     "imap.rename": lambda sc, wd: ["rename", str(_args(sc).get("from", "")),
                                    str(_args(sc).get("to", ""))],
     "imap.fetch": _imap_fetch,
@@ -178,6 +223,8 @@ OPS = {
     "imap.move": _imap_copy("move"),
     "imap.append": _imap_append,
     "imap.idle": _imap_idle,
+    "imap.sort": _imap_sort_thread("sort", "criteria"),
+    "imap.thread": _imap_sort_thread("thread", "algorithm"),
 }
 # op -> the security modes mj can run it with (after `auto` is resolved by port).
 OP_SECURITY = {

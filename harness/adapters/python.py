@@ -84,6 +84,10 @@ class PythonAdapter(Adapter):
             return "the python adapter presents no client certificate (client_cert)"
         if scenario.client.get("trust") == "system":
             return None
+        if scenario.protocol == "imap" and scenario.op != "probe" and "user" not in scenario.client:
+            return "the imaplib worker always calls login(): no session without a user (PREAUTH)"
+        if "imap4rev2" in ((scenario.expect or {}).get("result") or {}):
+            return "imaplib speaks IMAP4rev1 only: no ENABLE IMAP4rev2 (result imap4rev2)"
         if scenario.op == "smtp.send" and not (scenario.client.get("args") or {}).get("to"):
             return "smtplib needs at least one recipient"
         if scenario.op == "smtp.send":

@@ -154,10 +154,10 @@ def test_only_the_gated_adapters_decide_the_exit_status(tmp_path):
 
 @pytest.mark.skipif(not os.access(os.path.join(BIN, "mj"), os.X_OK), reason="mj is not built")
 def test_an_operation_mj_lacks_is_not_applicable_never_a_pass(tmp_path):
-    text = SCENARIO.replace("  op: probe", "  op: imap.sort")
+    text = SCENARIO.replace("  op: probe", "  op: imap.getmetadata")
     p, out, _ = harness(tmp_path, text, "ok", "-rs", adapters="mj", gate="mj")
     assert p.returncode == 0, out
-    assert "n.a.: mj has no operation imap.sort yet" in out
+    assert "n.a.: mj has no operation imap.getmetadata yet" in out
     assert "1 skipped" in out and "passed" not in out
 
 

@@ -6,7 +6,8 @@
  * (ID), RFC 5161 (ENABLE), RFC 2342 (NAMESPACE), RFC 5258 (LIST-EXTENDED),
  * RFC 6154 (SPECIAL-USE), RFC 4315 (UIDPLUS), RFC 6851 (MOVE), RFC 2177
  * (IDLE), RFC 4731 (ESEARCH), RFC 9208 (QUOTA), RFC 3691 (UNSELECT),
- * RFC 6855 (UTF8=ACCEPT), RFC 5530 (response codes), RFC 8314 (993).
+ * RFC 6855 (UTF8=ACCEPT), RFC 5530 (response codes), RFC 8314 (993),
+ * RFC 3502 (MULTIAPPEND), RFC 5256 (SORT, THREAD), RFC 3516 (BINARY).
  *
  * One mj_imap session owns one mj_conn.  Every function that talks to the
  * server returns an mj_outcome and records the error in mj_imap_error(s)
@@ -145,10 +146,25 @@ mj_outcome mj_imap_start(mj_conn *c, mj_security security, const mj_imap_options
  * with nothing sent.  LOGINDISABLED and no usable mechanism:
  * MJ_AUTH_UNSUPPORTED.  NO maps through the response-code table
  * (mj_imap_code_outcome) with MJ_AUTH_FAILED as the default.  A PREAUTH
- * session is already authenticated: MJ_OK without a byte.
+ * session is already authenticated: no LOGIN (creds may be NULL), only the
+ * post-authentication step below (which sends nothing unless the server
+ * offers IMAP4rev2 or opts->utf8 applies).
  */
 mj_outcome mj_imap_login(mj_imap *s, const mj_sasl_creds *creds,
                          mj_sasl_mech forced) MJ_MUST_CHECK;
+/*
+ * After authentication (also on a PREAUTH session, where mj_imap_login sends
+ * no LOGIN and creds may be NULL), once per session: when the server offers
+ * IMAP4rev2 next to IMAP4rev1, ENABLE IMAP4rev2 (RFC 9051 §6.3.1); it is on
+ * only if the server answers * ENABLED IMAP4rev2 (a server offering IMAP4rev2
+ * alone is rev2 without ENABLE).  Then the client speaks rev2: mailbox names
+ * in UTF-8, SEARCH answered with ESEARCH, no RECENT asked in STATUS.  A
+ * refused ENABLE leaves rev1.  mj_imap_rev2 tells which is spoken.
+ */
+bool mj_imap_rev2(const mj_imap *s);
+/* True if the server advertised the capability name (case-insensitive, e.g.
+ * "MULTIAPPEND", "THREAD=REFERENCES"); false while capabilities are unknown. */
+bool mj_imap_has_capability(const mj_imap *s, const char *name);
 
 /* CAPABILITY (forgets the old list first). */
 mj_outcome mj_imap_capability(mj_imap *s) MJ_MUST_CHECK;
@@ -255,6 +271,8 @@ typedef struct mj_imap_message {
     const char *subject;    /* ENVELOPE subject, NULL if NIL or absent (raw) */
     bool has_bodystructure; /* BODYSTRUCTURE present and well formed */
     uint64_t body_bytes;    /* bytes of every BODY[...] / BINARY[...] item */
+    bool has_binary_size;   /* BINARY.SIZE[section] present (RFC 3516) */
+    uint64_t binary_size;   /* its value (the last one if several) */
 } mj_imap_message;
 
 /*
@@ -276,6 +294,11 @@ typedef struct mj_imap_fetch_cb {
  * FETCH / UID FETCH set items.  set: a sequence set (digits, ':', ',', '*');
  * items: the caller's fetch items, e.g. "(FLAGS UID BODY.PEEK[])" or "ALL"
  * (validated: no CR/LF/NUL, no literal marker, balanced parentheses).
+ * BINARY[section]<partial>, BINARY.PEEK[...] and BINARY.SIZE[...] (RFC 3516)
+ * need the BINARY capability, else MJ_SERVER_REFUSED with nothing sent; their
+ * bytes (literal8 "~{n}" included) reach cb->body like BODY[] ones.  A NO
+ * [UNKNOWN-CTE] (the server cannot decode the part) is MJ_SERVER_REFUSED
+ * with a message saying so.
  */
 mj_outcome mj_imap_fetch(mj_imap *s, bool uid, const char *set, const char *items,
                          const mj_imap_fetch_cb *cb) MJ_MUST_CHECK;
@@ -334,6 +357,77 @@ typedef mj_outcome (*mj_imap_quota_fn)(void *ctx, const char *root, const char *
 /* GETQUOTAROOT mailbox. */
 mj_outcome mj_imap_quota(mj_imap *s, const char *mailbox, mj_imap_quota_fn fn,
                          void *ctx) MJ_MUST_CHECK;
+
+/* GETQUOTA root (RFC 9208 §4.2): the resources of one quota root ("" allowed). */
+mj_outcome mj_imap_getquota(mj_imap *s, const char *root, mj_imap_quota_fn fn,
+                            void *ctx) MJ_MUST_CHECK;
+
+/* ---- MULTIAPPEND, SORT, THREAD (ext.c) ------------------------------------------- */
+
+/* Messages one mj_imap_append_many call may carry. */
+#define MJ_IMAP_APPEND_MAX 64
+/* Logical depth of one THREAD tree (a reply chain of this many messages). */
+#define MJ_IMAP_THREAD_DEPTH_MAX 1000u
+/* Messages (and missing parents) of one THREAD response. */
+#define MJ_IMAP_THREAD_NODES_MAX ((size_t)100 * 1000)
+
+/* One message of mj_imap_append_many; every pointer borrowed for the call. */
+typedef struct mj_imap_append_msg {
+    const char *flags; /* "\Seen $Label" or NULL */
+    const char *date;  /* internal date "17-Jul-1996 02:44:25 -0700" (RFC 9051 date-time,
+                          day " 7" or "07") or NULL */
+    uint64_t size;     /* exact bytes read() will give */
+    mj_imap_read_fn read;
+    void *ctx;
+} mj_imap_append_msg;
+
+/*
+ * APPEND n messages (1..MJ_IMAP_APPEND_MAX) to mailbox, each with its own
+ * flags and date.  With MULTIAPPEND advertised (RFC 3502): ONE command
+ * carrying every literal, all-or-nothing (a NO appends none).  Without: one
+ * APPEND per message, stopping at the first refusal.  *appended_out (may be
+ * NULL) gets how many messages the server accepted.  *appenduid_out (may be
+ * NULL): APPENDUID's uid set (dest) when every reply carried one with the
+ * same UIDVALIDITY.  Every flags and date is checked before a byte is sent
+ * (MJ_USAGE).  A source that fails or gives a size other than announced
+ * cannot end its literal: the session is FAILED (as mj_imap_append).
+ */
+mj_outcome mj_imap_append_many(mj_imap *s, const char *mailbox, const mj_imap_append_msg *msgs,
+                               size_t n, size_t *appended_out,
+                               mj_imap_uidplus *appenduid_out) MJ_MUST_CHECK;
+
+/*
+ * SORT / UID SORT (RFC 5256 §3) where SORT is advertised (else
+ * MJ_SERVER_REFUSED, nothing sent).  criteria: sort keys separated by
+ * spaces, each ARRIVAL CC DATE FROM SIZE SUBJECT TO DISPLAYFROM DISPLAYTO,
+ * optionally preceded by REVERSE (MJ_USAGE otherwise); charset NULL means
+ * "UTF-8"; search NULL means "ALL" (checked as SEARCH criteria).  fn gets
+ * each number of "* SORT" in order; a number over 32 bits or a non-number
+ * is MJ_PROTOCOL_ERROR.
+ */
+mj_outcome mj_imap_sort(mj_imap *s, bool uid, const char *criteria, const char *charset,
+                        const char *search, mj_outcome (*fn)(void *ctx, uint32_t n),
+                        void *ctx) MJ_MUST_CHECK;
+
+/*
+ * One node of a THREAD result, in pre-order: depth 0 starts a new thread, a
+ * node at depth d+1 is a child of the last node at depth d.  number 0 is a
+ * missing parent (RFC 5256 "((3)(5))": 3 and 5 are siblings under nobody).
+ */
+typedef mj_outcome (*mj_imap_thread_fn)(void *ctx, uint32_t number, unsigned depth);
+
+/*
+ * THREAD / UID THREAD algorithm (RFC 5256 §4) where THREAD=algorithm is
+ * advertised (else MJ_SERVER_REFUSED, nothing sent); algorithm an atom
+ * ("REFERENCES", "ORDEREDSUBJECT"), charset and search as mj_imap_sort.  A
+ * malformed "* THREAD" (not a list of thread-lists, a number that is 0 or
+ * over 32 bits, a member after a nested list, an empty list) is
+ * MJ_PROTOCOL_ERROR / MJ_R_MALFORMED; deeper than MJ_IMAP_THREAD_DEPTH_MAX
+ * MJ_R_NESTING_TOO_DEEP; more than MJ_IMAP_THREAD_NODES_MAX nodes
+ * MJ_R_TOO_MANY_TOKENS.  Nothing reaches fn from a malformed response.
+ */
+mj_outcome mj_imap_thread(mj_imap *s, bool uid, const char *algorithm, const char *charset,
+                          const char *search, mj_imap_thread_fn fn, void *ctx) MJ_MUST_CHECK;
 
 /* ---- the rest ------------------------------------------------------------------- */
 

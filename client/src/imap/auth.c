@@ -1,7 +1,8 @@
 /*
  * imap/auth.c: IMAP authentication: LOGIN (RFC 9051 §6.2.3) and
  * AUTHENTICATE (RFC 9051 §6.2.2, SASL-IR RFC 4959) through the SASL engine,
- * then ENABLE UTF8=ACCEPT (RFC 6855) when asked.
+ * then ENABLE IMAP4rev2 (RFC 9051 §6.3.1, ext.c) when offered and ENABLE
+ * UTF8=ACCEPT (RFC 6855) when asked.
  *
  * The credential policy comes first (SECURITY-CASES F): LOGIN and the
  * cleartext mechanisms need mj_sasl_cleartext_allowed; LOGINDISABLED is
@@ -156,7 +157,7 @@ static mj_outcome check_creds(mj_imap *s, const mj_sasl_creds *creds)
 /* ENABLE UTF8=ACCEPT when asked and advertised; a refusal leaves modified UTF-7. */
 static mj_outcome enter_utf8(mj_imap *s)
 {
-    if (!s->opts.utf8)
+    if (!s->opts.utf8 || s->utf8) /* IMAP4rev2 already speaks UTF-8 */
         return MJ_OK;
     if (!s->caps.known) {
         mj_outcome o = imap_capability(s);
@@ -177,12 +178,19 @@ static mj_outcome enter_utf8(mj_imap *s)
 
 mj_outcome mj_imap_login(mj_imap *s, const mj_sasl_creds *creds, mj_sasl_mech forced)
 {
-    if (s->state == MJ_IMAP_STATE_AUTHENTICATED && forced == MJ_SASL_NONE)
-        return MJ_OK; /* PREAUTH */
+    if (s->state == MJ_IMAP_STATE_AUTHENTICATED && forced == MJ_SASL_NONE) {
+        if (s->post_auth_done) /* PREAUTH: no LOGIN, the post-authentication step once */
+            return MJ_OK;
+        mj_outcome o = imap_enter_rev2(s);
+        return o == MJ_OK ? enter_utf8(s) : o;
+    }
     if (s->state != MJ_IMAP_STATE_NOT_AUTHENTICATED)
         return mj_error_set(mj_conn_error(s->conn), MJ_USAGE, MJ_R_BAD_ARGUMENT,
                             "IMAP login is not allowed in the %s state",
                             mj_imap_state_name(s->state));
+    if (creds == NULL)
+        return mj_error_set(mj_conn_error(s->conn), MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                            "IMAP login needs credentials; nothing was sent");
     mj_outcome o = check_creds(s, creds);
     if (o != MJ_OK)
         return o;
@@ -208,5 +216,6 @@ mj_outcome mj_imap_login(mj_imap *s, const mj_sasl_creds *creds, mj_sasl_mech fo
             mj_error_clear(mj_conn_error(s->conn));
         }
     }
-    return enter_utf8(s);
+    o = imap_enter_rev2(s);
+    return o == MJ_OK ? enter_utf8(s) : o;
 }

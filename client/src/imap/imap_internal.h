@@ -3,7 +3,8 @@
  * command/response engine, untagged dispatch, greeting, CAPABILITY,
  * STARTTLS), auth.c (LOGIN, AUTHENTICATE), strings.c (argument checks,
  * atom/quoted/literal choice, modified UTF-7), mailbox.c (mailbox commands)
- * and message.c (FETCH, SEARCH, STORE, COPY/MOVE, APPEND, IDLE, QUOTA).
+ * message.c (FETCH, SEARCH, STORE, COPY/MOVE, APPEND, IDLE, QUOTA) and
+ * ext.c (MULTIAPPEND, GETQUOTA, SORT, THREAD, ENABLE IMAP4rev2).
  * Internal.
  */
 #ifndef MJ_IMAP_INTERNAL_H
@@ -63,6 +64,11 @@ typedef enum imap_cmd {
     IMAP_CMD_UID_STORE,
     IMAP_CMD_UID_COPY,
     IMAP_CMD_UID_MOVE,
+    IMAP_CMD_GETQUOTA,
+    IMAP_CMD_SORT,
+    IMAP_CMD_UID_SORT,
+    IMAP_CMD_THREAD,
+    IMAP_CMD_UID_THREAD,
     IMAP_CMD_COUNT
 } imap_cmd;
 
@@ -72,7 +78,7 @@ typedef enum imap_part_kind {
     IMAP_P_ASTRING, /* atom, quoted or literal, whichever is needed */
     IMAP_P_STRING,  /* quoted or literal (never a bare atom: ID values) */
     IMAP_P_MAILBOX, /* UTF-8 name: modified UTF-7 (or UTF-8 with UTF8=ACCEPT), then ASTRING */
-    IMAP_P_SOURCE   /* APPEND's message literal from s->source */
+    IMAP_P_SOURCE   /* APPEND's next message literal from s->source[s->source_next++] */
 } imap_part_kind;
 
 typedef struct imap_part {
@@ -128,7 +134,10 @@ struct mj_imap {
     /* FETCH in progress: where literal bytes go */
     const mj_imap_fetch_cb *fetch_cb;
     mj_error fetch_err;
-    const imap_source *source;
+    const imap_source *source; /* APPEND: one per IMAP_P_SOURCE part, in order */
+    size_t source_next;
+    bool rev2;            /* IMAP4rev2 enabled (ext.c) */
+    bool post_auth_done;  /* the post-authentication ENABLEs were run */
 };
 
 /* The ONLY way to change s->state (logs the change when MJ_DEBUG is set). */
@@ -168,6 +177,20 @@ mj_outcome imap_capability(mj_imap *s) MJ_MUST_CHECK;
 /* Put CRLF, flush, then read until the tagged reply (hook for untagged data). */
 mj_outcome imap_finish(mj_imap *s, imap_cmd cmd, imap_untagged_fn hook, void *ctx,
                        mj_outcome fallback, imap_done *done) MJ_MUST_CHECK;
+
+/* ---- ext.c ---- */
+
+/* Once per session after authentication (PREAUTH too): ENABLE IMAP4rev2
+ * when offered (see mj_imap_rev2). */
+mj_outcome imap_enter_rev2(mj_imap *s) MJ_MUST_CHECK;
+/* The quota-response hook of GETQUOTAROOT and GETQUOTA (message.c); ctx an imap_quota_ctx. */
+typedef struct imap_quota_ctx {
+    mj_imap_quota_fn fn;
+    void *ctx;
+} imap_quota_ctx;
+mj_outcome imap_quota_hook(mj_imap *s, void *ctx, const mj_imap_response *r);
+/* "[APPENDUID v uids]" / "[COPYUID v src dst]" arguments (message.c). */
+void imap_parse_uidplus(const char *args, bool copy, mj_imap_uidplus *out);
 
 /* ---- strings.c ---- */
 

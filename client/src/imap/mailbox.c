@@ -257,7 +257,9 @@ mj_outcome mj_imap_mailbox_status(mj_imap *s, const char *mailbox, mj_imap_mailb
     info_reset(m);
     imap_part parts[] = {
         {IMAP_P_MAILBOX, mailbox, false, "mailbox name", false},
-        {IMAP_P_RAW, "(MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)", false, "items", false},
+        /* RFC 9051 removed RECENT from STATUS: a rev2 session does not ask it */
+        {IMAP_P_RAW, s->rev2 ? "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN)"
+                             : "(MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)", false, "items", false},
     };
     return imap_run(s, IMAP_CMD_STATUS, parts, 2, status_hook, m, MJ_SERVER_REFUSED, NULL);
 }

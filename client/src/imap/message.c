@@ -4,7 +4,7 @@
  * RFC 9051 §6.4 (SEARCH, FETCH, STORE, COPY, MOVE, UID), §6.3.12 (APPEND),
  * §7.5.2 (FETCH response items); RFC 4731 (ESEARCH), RFC 4315 (UIDPLUS:
  * COPYUID, APPENDUID), RFC 6851 (MOVE), RFC 2177 (IDLE), RFC 9208 (QUOTA),
- * RFC 7162 (MODSEQ).
+ * RFC 7162 (MODSEQ), RFC 3516 (BINARY, BINARY.SIZE, literal8).
  *
  * Message bodies never sit in memory beyond the parser's inline threshold:
  * larger literals reach the caller's body callback through the parser's
@@ -111,6 +111,12 @@ static mj_outcome fetch_item(mj_imap *s, const mj_imap_fetch_cb *cb, uint32_t se
         fetch_envelope(v, m);
     } else if (mj_imap_node_is(name, "BODYSTRUCTURE") || mj_imap_node_is(name, "BODY")) {
         m->has_bodystructure = v->kind == MJ_IMAP_LIST && v->count > 0;
+    } else if (strncasecmp(name->str, "BINARY.SIZE[", 12) == 0) {
+        /* "BINARY.SIZE" section-binary SP number (RFC 3516 §4.2) */
+        if (v->kind != MJ_IMAP_NUMBER)
+            return malformed(s, "FETCH BINARY.SIZE");
+        m->has_binary_size = true;
+        m->binary_size = v->num;
     } else if (is_body_item(name)) {
         return fetch_body(s, cb, seq, name, v, m);
     }
@@ -139,14 +145,24 @@ static mj_outcome fetch_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
 
 /* Run a command whose FETCH responses go to cb (bodies streamed through the sink). */
 static mj_outcome with_fetch(mj_imap *s, imap_cmd cmd, const imap_part *parts, size_t n,
-                             const mj_imap_fetch_cb *cb)
+                             const mj_imap_fetch_cb *cb, imap_done *done)
 {
     fetch_ctx fc = {cb};
     s->fetch_cb = cb;
     mj_error_clear(&s->fetch_err);
-    mj_outcome o = imap_run(s, cmd, parts, n, fetch_hook, &fc, MJ_SERVER_REFUSED, NULL);
+    mj_outcome o = imap_run(s, cmd, parts, n, fetch_hook, &fc, MJ_SERVER_REFUSED, done);
     s->fetch_cb = NULL;
     return o;
+}
+
+/* True if the caller's fetch items name a BINARY item (BINARY[, BINARY.PEEK[, BINARY.SIZE[). */
+static bool mentions_binary(const char *items)
+{
+    for (const char *p = items; *p != '\0'; p++) {
+        if (strncasecmp(p, "BINARY", 6) == 0 && (p[6] == '[' || p[6] == '.'))
+            return true;
+    }
+    return false;
 }
 
 mj_outcome mj_imap_fetch(mj_imap *s, bool uid, const char *set, const char *items,
@@ -154,11 +170,23 @@ mj_outcome mj_imap_fetch(mj_imap *s, bool uid, const char *set, const char *item
 {
     if (imap_check_set(s, set) != MJ_OK || imap_check_raw(s, "fetch items", items) != MJ_OK)
         return MJ_USAGE;
+    if (mentions_binary(items) && !mj_imap_has_capability(s, "BINARY"))
+        return mj_error_set(mj_conn_error(s->conn), MJ_SERVER_REFUSED, MJ_R_NONE,
+                            "the server does not advertise BINARY (RFC 3516): BINARY fetch items "
+                            "cannot be asked; nothing was sent");
     imap_part parts[] = {
         {IMAP_P_RAW, set, false, "sequence set", false},
         {IMAP_P_RAW, items, false, "fetch items", false},
     };
-    return with_fetch(s, uid ? IMAP_CMD_UID_FETCH : IMAP_CMD_FETCH, parts, 2, cb);
+    imap_done done;
+    memset(&done, 0, sizeof done);
+    mj_outcome o = with_fetch(s, uid ? IMAP_CMD_UID_FETCH : IMAP_CMD_FETCH, parts, 2, cb, &done);
+    if (o == MJ_SERVER_REFUSED && strcasecmp(done.code, "UNKNOWN-CTE") == 0) /* RFC 3516 §4.3 */
+        return mj_error_set(mj_conn_error(s->conn), MJ_SERVER_REFUSED, MJ_R_NONE,
+                            "the server cannot decode the part's Content-Transfer-Encoding for "
+                            "BINARY ([UNKNOWN-CTE]; fetch it with BODY[] instead): NO %s",
+                            done.text[0] ? done.text : "(no text)");
+    return o;
 }
 
 /* ---- STORE ------------------------------------------------------------------------------------ */
@@ -182,7 +210,7 @@ mj_outcome mj_imap_store(mj_imap *s, bool uid, const char *set, mj_imap_store_mo
         {IMAP_P_RAW, flags, false, "flags", true},
         {IMAP_P_RAW, ")", false, "flags", true},
     };
-    return with_fetch(s, uid ? IMAP_CMD_UID_STORE : IMAP_CMD_STORE, parts, 5, cb);
+    return with_fetch(s, uid ? IMAP_CMD_UID_STORE : IMAP_CMD_STORE, parts, 5, cb, NULL);
 }
 
 /* ---- SEARCH -------------------------------------------------------------------------------------- */
@@ -246,6 +274,11 @@ static mj_outcome search_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
                 return o;
         }
     } else if (strcasecmp(r->name, "ESEARCH") == 0) {
+        /* search-correlator = SP "(" "TAG" SP tag-string ")": another command's result is not ours */
+        const mj_imap_node *c = r->data;
+        if (c != NULL && c->kind == MJ_IMAP_LIST && c->count == 2 && mj_imap_node_is(c->first, "TAG") &&
+            c->first->next->str != NULL && strcmp(c->first->next->str, s->tag) != 0)
+            return MJ_OK;
         for (const mj_imap_node *n = r->data; n != NULL && n->next != NULL; n = n->next) {
             if (mj_imap_node_is(n, "ALL"))
                 return expand_set(s, sc, n->next->str != NULL ? n->next->str : "");
@@ -260,7 +293,7 @@ mj_outcome mj_imap_search(mj_imap *s, bool uid, const char *criteria,
     if (imap_check_raw(s, "search criteria", criteria) != MJ_OK)
         return MJ_USAGE;
     search_ctx sc = {fn, ctx};
-    bool esearch = (s->caps.bits & MJ_IMAP_CAP_ESEARCH) != 0;
+    bool esearch = (s->caps.bits & MJ_IMAP_CAP_ESEARCH) != 0 || s->rev2; /* rev2: ESEARCH is base */
     imap_part parts[] = {
         {IMAP_P_RAW, "RETURN (ALL)", false, "return options", false},
         {IMAP_P_RAW, criteria, false, "search criteria", false},
@@ -272,7 +305,7 @@ mj_outcome mj_imap_search(mj_imap *s, bool uid, const char *criteria,
 /* ---- COPY, MOVE, APPEND ------------------------------------------------------------------------------ */
 
 /* "[COPYUID v src dst]" / "[APPENDUID v uid]" arguments (RFC 4315 §3). */
-static void parse_uidplus(const char *args, bool copy, mj_imap_uidplus *out)
+void imap_parse_uidplus(const char *args, bool copy, mj_imap_uidplus *out)
 {
     unsigned long v = 0;
     char a[256], b[256];
@@ -292,7 +325,7 @@ static mj_outcome move_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
     if (r->status == MJ_IMAP_ST_OK && r->code != NULL && strcasecmp(r->code, "COPYUID") == 0) {
         char args[IMAP_CODE_ARGS_KEEP];
         mj_escape(r->code_args, strlen(r->code_args), args, sizeof args);
-        parse_uidplus(args, true, ctx);
+        imap_parse_uidplus(args, true, ctx);
     }
     return MJ_OK;
 }
@@ -315,7 +348,7 @@ mj_outcome mj_imap_copy(mj_imap *s, bool uid, bool move, const char *set, const 
     mj_outcome o = imap_run(s, cmds[move][uid], parts, 2, move ? move_hook : NULL, cu,
                             MJ_SERVER_REFUSED, &done);
     if (o == MJ_OK && strcasecmp(done.code, "COPYUID") == 0)
-        parse_uidplus(done.code_args, true, cu);
+        imap_parse_uidplus(done.code_args, true, cu);
     return o;
 }
 
@@ -342,7 +375,7 @@ mj_outcome mj_imap_append(mj_imap *s, const char *mailbox, const char *flags, ui
                                  : imap_run(s, IMAP_CMD_APPEND, noflags, 2, NULL, NULL, MJ_SERVER_REFUSED, &done);
     s->source = NULL;
     if (o == MJ_OK && strcasecmp(done.code, "APPENDUID") == 0)
-        parse_uidplus(done.code_args, false, au);
+        imap_parse_uidplus(done.code_args, false, au);
     return o;
 }
 
@@ -464,15 +497,10 @@ mj_outcome mj_imap_idle(mj_imap *s, unsigned seconds, bool until_event, unsigned
 
 /* ---- QUOTA ---------------------------------------------------------------------------------------------- */
 
-typedef struct quota_ctx {
-    mj_imap_quota_fn fn;
-    void *ctx;
-} quota_ctx;
-
 /* quota-response = "QUOTA" SP astring SP quota-list; quota-list = "(" quota-resource *(SP ...) ")" */
-static mj_outcome quota_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
+mj_outcome imap_quota_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
 {
-    quota_ctx *qc = ctx;
+    imap_quota_ctx *qc = ctx;
     if (strcasecmp(r->name, "QUOTA") != 0)
         return MJ_OK;
     const mj_imap_node *root = r->data;
@@ -494,7 +522,7 @@ static mj_outcome quota_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
 
 mj_outcome mj_imap_quota(mj_imap *s, const char *mailbox, mj_imap_quota_fn fn, void *ctx)
 {
-    quota_ctx qc = {fn, ctx};
+    imap_quota_ctx qc = {fn, ctx};
     imap_part parts[] = {{IMAP_P_MAILBOX, mailbox, false, "mailbox name", false}};
-    return imap_run(s, IMAP_CMD_GETQUOTAROOT, parts, 1, quota_hook, &qc, MJ_SERVER_REFUSED, NULL);
+    return imap_run(s, IMAP_CMD_GETQUOTAROOT, parts, 1, imap_quota_hook, &qc, MJ_SERVER_REFUSED, NULL);
 }

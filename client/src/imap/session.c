@@ -144,6 +144,11 @@ static const struct {
     [IMAP_CMD_UID_STORE] = {"UID STORE", S_SE},
     [IMAP_CMD_UID_COPY] = {"UID COPY", S_SE},
     [IMAP_CMD_UID_MOVE] = {"UID MOVE", S_SE},
+    [IMAP_CMD_GETQUOTA] = {"GETQUOTA", S_AU | S_SE},
+    [IMAP_CMD_SORT] = {"SORT", S_SE},
+    [IMAP_CMD_UID_SORT] = {"UID SORT", S_SE},
+    [IMAP_CMD_THREAD] = {"THREAD", S_SE},
+    [IMAP_CMD_UID_THREAD] = {"UID THREAD", S_SE},
 };
 
 const char *imap_verb(imap_cmd cmd)
@@ -526,7 +531,7 @@ static mj_outcome put_string(mj_imap *s, const imap_part *p, const char *text, i
 static mj_outcome put_source(mj_imap *s, imap_untagged_fn hook, void *ctx, imap_done *done,
                              bool *ended_out)
 {
-    const imap_source *src = s->source;
+    const imap_source *src = &s->source[s->source_next++];
     mj_error *err = mj_conn_error(s->conn);
     mj_outcome o = literal_marker(s, src->size, hook, ctx, done, ended_out);
     if (o != MJ_OK || *ended_out)
@@ -611,6 +616,7 @@ static mj_outcome put_parts(mj_imap *s, const imap_part *parts, size_t n,
     mj_outcome o = MJ_OK;
     size_t k = 0;
     *ended_out = false;
+    s->source_next = 0;
     for (size_t i = 0; o == MJ_OK && !*ended_out && i < n; i++) {
         const imap_part *p = &parts[i];
         if (!p->glue && (o = mj_conn_put(s->conn, " ", 1, false)) != MJ_OK)

@@ -250,7 +250,7 @@ def test_login_over_starttls(server, password_file):
     out = mj(server, "login", login=password_file)
     assert out["outcome"] == "ok", out
     # not in the OK: forgotten and asked again after authentication
-    assert out["result"] == {"capabilities": ["IMAP4rev1", "UIDPLUS", "MOVE"]}
+    assert out["result"] == {"capabilities": ["IMAP4rev1", "UIDPLUS", "MOVE"], "imap4rev2": False}
     assert verbs(server) == ["STARTTLS", "CAPABILITY", "LOGIN", "CAPABILITY", "LOGOUT"]
     assert server.plain == [server.commands[0]]  # only STARTTLS in plaintext
     assert server.commands[2].endswith(b"LOGIN alice " + PASSWORD.encode())
@@ -264,7 +264,7 @@ def test_login_capabilities_and_cleartext_policy(server, password_file):
     assert server.commands == []  # not even LOGOUT after a refusal
     out = mj(server, "login", security="none", login=password_file,
              extra=["--allow-insecure-auth"])
-    assert out["result"] == {"capabilities": ["IMAP4rev1", "IDLE"]}
+    assert out["result"] == {"capabilities": ["IMAP4rev1", "IDLE"], "imap4rev2": False}
 
 
 @pytest.mark.parametrize("server", [{"starttls": False}], indirect=True)
@@ -330,7 +330,7 @@ def test_append_from_file_and_stdin(server, password_file, tmp_path):
     msg = tmp_path / "m.eml"
     msg.write_bytes(BODY1)
     out = mj(server, "append", "Drafts", str(msg), "\\Seen", login=password_file)
-    assert out["result"] == {"appenduid": {"uidvalidity": 1700, "uid": "12"}}
+    assert out["result"] == {"appended": 1, "appenduid": {"uidvalidity": 1700, "uid": "12"}}
     assert server.appended[-1] == b"Drafts (\\Seen) {%d}\r\n" % len(BODY1) + BODY1
     out = mj(server, "append", "Drafts", "-", login=password_file, stdin=BODY2)
     assert out["outcome"] == "ok"
