@@ -328,6 +328,8 @@ typedef struct fetch_spool {
 
 /* Bytes of a spool line read at a time. */
 #define IMAP_CLI_SPOOL_CHUNK 16384
+/* Entries up to this size (nearly all) are dumped into a stack buffer first. */
+#define IMAP_CLI_ENTRY_BUF 8192
 
 static void spool_write_entry(void *ctx, size_t i, FILE *out)
 {
@@ -387,12 +389,21 @@ static json_t *digest_hex(EVP_MD_CTX *md)
     return json_string(text);
 }
 
-/* One entry of the result, as one line of the spool. */
+/* One entry of the result, as one line of the spool.  Dumped into a buffer and
+   written at once: json_dumpf calls fwrite for every token. */
 static mj_outcome spool_entry(fetch_out *fo, json_t *j)
 {
-    int rc = j != NULL ? json_dumpf(j, fo->spool, JSON_COMPACT) : -1;
+    char buf[IMAP_CLI_ENTRY_BUF];
+    size_t n = j != NULL ? json_dumpb(j, buf, sizeof buf - 1, JSON_COMPACT) : 0;
+    int rc = n == 0 ? -1 : 0;
+    if (n > 0 && n < sizeof buf) {
+        buf[n] = '\n';
+        rc = fwrite(buf, 1, n + 1, fo->spool) == n + 1 ? 0 : -1;
+    } else if (n > 0) { /* a large entry: jansson writes it itself */
+        rc = json_dumpf(j, fo->spool, JSON_COMPACT) == 0 && putc('\n', fo->spool) != EOF ? 0 : -1;
+    }
     json_decref(j);
-    if (rc != 0 || putc('\n', fo->spool) == EOF)
+    if (rc != 0)
         return mj_error_set(fo->err, MJ_INTERNAL, MJ_R_LOCAL_IO,
                             "writing the result to a temporary file failed: %s", strerror(errno));
     fo->count++;
