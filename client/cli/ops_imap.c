@@ -328,6 +328,8 @@ typedef struct fetch_spool {
 
 /* Bytes of a spool line read at a time. */
 #define IMAP_CLI_SPOOL_CHUNK 16384
+/* stdio buffer of a --output file: one write per 256 KiB rather than per TLS record. */
+#define IMAP_CLI_OUTPUT_BUF ((size_t)256 * 1024)
 /* Entries up to this size (nearly all) are dumped into a stack buffer first. */
 #define IMAP_CLI_ENTRY_BUF 8192
 
@@ -440,6 +442,8 @@ static mj_outcome open_output(fetch_out *fo, const char *path)
 {
     fo->body_path = path;
     fo->body = strcmp(path, "-") == 0 ? stdout : fopen(path, "wb");
+    if (fo->body != NULL && fo->body != stdout)
+        setvbuf(fo->body, NULL, _IOFBF, IMAP_CLI_OUTPUT_BUF); /* fewer writes; a failure keeps the default */
     if (fo->body != NULL)
         return MJ_OK;
     char q[256];
