@@ -193,6 +193,7 @@ bench: all $(BENCHES)
 	$(Q)for b in $(BENCHES); do echo "== $$b"; env $(TEST_ENV) $$b || exit 1; done
 	$(Q)env $(TEST_ENV) $(PYTHON) harness/bench.py
 	$(Q)env $(TEST_ENV) $(PYTHON) harness/bench_pop3.py
+	$(Q)env $(TEST_ENV) $(PYTHON) harness/bench_imap.py
 	$(Q)env $(TEST_ENV) $(PYTHON) fakeservers/bench/bench_mjfake.py
 	$(Q)env $(TEST_ENV) $(PYTHON) client/bench/bench_smtp.py $(BUILD)/bench/bench_smtp
 

@@ -81,6 +81,7 @@ typedef struct mj_cli_options {
     size_t n_to;
     const char *to[MJ_CLI_RCPT_MAX]; /* --to ADDRESS, repeated */
     const char *message;       /* --message PATH, "-" = stdin */
+    const char *output;        /* --output PATH, "-" = stdout: IMAP fetch's body bytes */
     /* SMTP extensions (mailjig/smtp.h mj_smtp_envelope) */
     bool body_given;           /* --body was on the command line */
     mj_smtp_body body;         /* --body; without it: 8BITMIME for a file with 8-bit bytes */

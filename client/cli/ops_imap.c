@@ -10,9 +10,15 @@
  * Results follow SCENARIOS.md / scenarios/FORMAT.md: login {capabilities};
  * list {mailboxes: [{name, delimiter, attributes}]}; select {exists, recent,
  * uidvalidity, uidnext, flags, ...}; fetch {messages: [{seq, uid, flags,
- * size, body_sha256}]}; store {messages}; copy/move {copyuid};
+ * size, body_sha256, body_size}]}; store {messages}; copy/move {copyuid};
  * append {appended, appenduid}; sort {numbers}; thread {threads}; quota {quota}.
  * A PREAUTH greeting needs no user: no LOGIN is sent.
+ * fetch and store print their messages as a stream (json_out.c): each entry
+ * is spooled to a temporary file as it arrives, so 100,000 messages take no
+ * more memory than 10.  fetch --output PATH ('-': stdout) also writes the
+ * bytes of every BODY[...] / BINARY[...] item, message after message in the
+ * order the server sent them, nothing in between; without it the bodies are
+ * only hashed (body_sha256, body_size).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -305,13 +311,63 @@ static mj_outcome do_quota(mj_imap *s, const mj_cli_options *opts, json_t *r)
 
 /* ---- messages -------------------------------------------------------------------------------------- */
 
-/* FETCH results: each message's body sections hashed as they stream. */
+/*
+ * FETCH and STORE results: each message's entry is built as a json_t by
+ * fetch_message, printed compact as one line of a spool file and freed, so
+ * memory stays flat whatever the number of messages (100,000 FETCH
+ * responses: the same peak as 10).  When the command succeeds the spool
+ * becomes the result stream {"messages": [...]} (mj_cli_stream_set), which
+ * json_out.c copies out entry by entry, the same bytes jansson would print.
+ * Body sections are hashed as they stream, and written to --output if given.
+ */
 typedef struct fetch_out {
-    json_t *messages;
+    FILE *spool;       /* one compact JSON entry per line; NULL once handed to the stream */
+    size_t count;      /* entries in spool */
     EVP_MD_CTX *md;
-    uint32_t seq;  /* whose bytes md holds (0: none) */
-    bool failed;
+    uint32_t seq;      /* whose bytes md holds (0: none) */
+    FILE *body;        /* --output, NULL without it */
+    const char *body_path;
+    int body_errno;    /* writing --output failed (0: no) */
+    mj_error *err;     /* the session's, for failures of ours */
 } fetch_out;
+
+/* The result stream's state: the spool read back in order. */
+typedef struct fetch_spool {
+    FILE *fp;
+    size_t next; /* index of the entry the file position is at */
+} fetch_spool;
+
+/* Bytes of a spool line read at a time. */
+#define IMAP_CLI_SPOOL_CHUNK 16384
+/* stdio buffer of a --output file: one write per 256 KiB rather than per TLS record. */
+#define IMAP_CLI_OUTPUT_BUF ((size_t)256 * 1024)
+/* Entries up to this size (nearly all) are dumped into a stack buffer first. */
+#define IMAP_CLI_ENTRY_BUF 8192
+
+static void spool_write_entry(void *ctx, size_t i, FILE *out)
+{
+    fetch_spool *sp = ctx;
+    char buf[IMAP_CLI_SPOOL_CHUNK];
+    if (i < sp->next) { /* never in json_out.c's order, but cheap to allow */
+        rewind(sp->fp);
+        sp->next = 0;
+    }
+    while (fgets(buf, sizeof buf, sp->fp) != NULL) {
+        size_t n = strlen(buf); /* jansson escapes NUL: a line has none */
+        bool eol = n > 0 && buf[n - 1] == '\n';
+        if (sp->next == i)
+            fwrite(buf, 1, eol ? n - 1 : n, out);
+        if (eol && sp->next++ == i)
+            return;
+    }
+}
+
+static void spool_release(void *ctx)
+{
+    fetch_spool *sp = ctx;
+    fclose(sp->fp);
+    free(sp);
+}
 
 static mj_outcome fetch_body(void *ctx, uint32_t seq, const char *section, const unsigned char *data,
                              size_t len)
@@ -322,6 +378,10 @@ static mj_outcome fetch_body(void *ctx, uint32_t seq, const char *section, const
         if (EVP_DigestInit_ex(fo->md, EVP_sha256(), NULL) != 1)
             return MJ_INTERNAL;
         fo->seq = seq;
+    }
+    if (fo->body != NULL && len > 0 && fwrite(data, 1, len, fo->body) != len) {
+        fo->body_errno = errno != 0 ? errno : EIO;
+        return MJ_INTERNAL;
     }
     return EVP_DigestUpdate(fo->md, data, len) == 1 ? MJ_OK : MJ_INTERNAL;
 }
@@ -342,12 +402,34 @@ static json_t *digest_hex(EVP_MD_CTX *md)
     return json_string(text);
 }
 
+/* One entry of the result, as one line of the spool.  Dumped into a buffer and
+   written at once: json_dumpf calls fwrite for every token. */
+static mj_outcome spool_entry(fetch_out *fo, json_t *j)
+{
+    char buf[IMAP_CLI_ENTRY_BUF];
+    size_t n = j != NULL ? json_dumpb(j, buf, sizeof buf - 1, JSON_COMPACT) : 0;
+    int rc = n == 0 ? -1 : 0;
+    if (n > 0 && n < sizeof buf) {
+        buf[n] = '\n';
+        rc = fwrite(buf, 1, n + 1, fo->spool) == n + 1 ? 0 : -1;
+    } else if (n > 0) { /* a large entry: jansson writes it itself */
+        rc = json_dumpf(j, fo->spool, JSON_COMPACT) == 0 && putc('\n', fo->spool) != EOF ? 0 : -1;
+    }
+    json_decref(j);
+    if (rc != 0)
+        return mj_error_set(fo->err, MJ_INTERNAL, MJ_R_LOCAL_IO,
+                            "writing the result to a temporary file failed: %s", strerror(errno));
+    fo->count++;
+    return MJ_OK;
+}
+
+/* The result entry of one message: every field of it is set here. */
 static mj_outcome fetch_message(void *ctx, const mj_imap_message *m)
 {
     fetch_out *fo = ctx;
     json_t *j = json_pack("{s:I}", "seq", (json_int_t)m->seq);
     if (j == NULL)
-        return MJ_INTERNAL;
+        return no_memory(fo->err);
     if (m->has_uid)
         json_object_set_new(j, "uid", json_integer(m->uid));
     if (m->has_flags)
@@ -365,38 +447,88 @@ static mj_outcome fetch_message(void *ctx, const mj_imap_message *m)
         json_object_set_new(j, "body_size", json_integer((json_int_t)m->body_bytes));
         fo->seq = 0;
     }
-    return json_array_append_new(fo->messages, j) == 0 ? MJ_OK : MJ_INTERNAL;
+    return spool_entry(fo, j);
 }
 
-static mj_outcome with_messages(mj_imap *s, json_t *r, fetch_out *fo)
+/* --output PATH: "-" is stdout (written before the result, which follows it). */
+static mj_outcome open_output(fetch_out *fo, const char *path)
+{
+    fo->body_path = path;
+    fo->body = strcmp(path, "-") == 0 ? stdout : fopen(path, "wb");
+    if (fo->body != NULL && fo->body != stdout)
+        setvbuf(fo->body, NULL, _IOFBF, IMAP_CLI_OUTPUT_BUF); /* fewer writes; a failure keeps the default */
+    if (fo->body != NULL)
+        return MJ_OK;
+    char q[256];
+    mj_escape(path, strlen(path), q, sizeof q);
+    return mj_error_set(fo->err, MJ_INTERNAL, MJ_R_LOCAL_IO, "cannot write --output '%s': %s", q,
+                        strerror(errno));
+}
+
+static mj_outcome with_messages(mj_imap *s, const char *output, fetch_out *fo)
 {
     memset(fo, 0, sizeof *fo);
-    fo->messages = json_array();
+    fo->err = mj_imap_error(s);
     fo->md = EVP_MD_CTX_new();
-    if (fo->messages == NULL || fo->md == NULL) {
-        json_decref(fo->messages);
-        EVP_MD_CTX_free(fo->md);
-        return no_memory(mj_imap_error(s));
+    if (fo->md == NULL)
+        return no_memory(fo->err);
+    fo->spool = tmpfile();
+    if (fo->spool == NULL)
+        return mj_error_set(fo->err, MJ_INTERNAL, MJ_R_LOCAL_IO,
+                            "cannot create a temporary file for the result: %s", strerror(errno));
+    return output != NULL ? open_output(fo, output) : MJ_OK;
+}
+
+/* End of a FETCH or STORE: on success the spool becomes the result stream; else it goes. */
+static mj_outcome end_messages(fetch_out *fo, mj_outcome o)
+{
+    EVP_MD_CTX_free(fo->md);
+    if (fo->body != NULL) {
+        bool failed = fflush(fo->body) != 0 || ferror(fo->body);
+        if (failed && fo->body_errno == 0)
+            fo->body_errno = errno != 0 ? errno : EIO;
+        if (fo->body != stdout && fclose(fo->body) != 0 && fo->body_errno == 0)
+            fo->body_errno = errno != 0 ? errno : EIO;
     }
-    json_object_set_new(r, "messages", fo->messages);
-    return MJ_OK;
+    if (fo->body_errno != 0) {
+        char q[256];
+        mj_escape(fo->body_path, strlen(fo->body_path), q, sizeof q);
+        o = mj_error_set(fo->err, MJ_INTERNAL, MJ_R_LOCAL_IO, "writing --output '%s' failed: %s", q,
+                         strerror(fo->body_errno));
+    }
+    fetch_spool *sp = o == MJ_OK && fo->spool != NULL ? malloc(sizeof *sp) : NULL;
+    if (o == MJ_OK && (sp == NULL || fflush(fo->spool) != 0 || fseek(fo->spool, 0, SEEK_SET) != 0)) {
+        free(sp);
+        sp = NULL;
+        o = mj_error_set(fo->err, MJ_INTERNAL, MJ_R_LOCAL_IO, "reading the result back failed");
+    }
+    if (sp == NULL) {
+        if (fo->spool != NULL)
+            fclose(fo->spool);
+        return o;
+    }
+    sp->fp = fo->spool;
+    sp->next = 0;
+    mj_cli_stream st = {"messages", fo->count, spool_write_entry, spool_release, sp};
+    mj_cli_stream_set(&st);
+    return o;
 }
 
 static mj_outcome do_fetch(mj_imap *s, const mj_cli_options *opts, json_t *r)
 {
+    (void)r; /* the result is the stream set by end_messages */
     bool uid = uid_word(opts, 2);
     int n = opts->n_args - (uid ? 1 : 0);
     const char *items = n > 2 ? opts->args[2] : IMAP_CLI_FETCH_ITEMS;
     fetch_out fo;
-    mj_outcome o = with_messages(s, r, &fo);
+    mj_outcome o = with_messages(s, opts->output, &fo);
     if (o == MJ_OK)
         o = select_mailbox(s, opts->args[0], true);
     if (o == MJ_OK) {
         mj_imap_fetch_cb cb = {fetch_body, fetch_message, &fo};
         o = mj_imap_fetch(s, uid, opts->args[1], items, &cb);
     }
-    EVP_MD_CTX_free(fo.md);
-    return o;
+    return end_messages(&fo, o);
 }
 
 static mj_outcome do_store(mj_imap *s, const mj_cli_options *opts, json_t *r)
@@ -411,16 +543,16 @@ static mj_outcome do_store(mj_imap *s, const mj_cli_options *opts, json_t *r)
     if (i == 3)
         return mj_error_set(mj_imap_error(s), MJ_USAGE, MJ_R_BAD_ARGUMENT,
                             "store mode must be add, remove or replace");
+    (void)r; /* the result is the stream set by end_messages */
     fetch_out fo;
-    mj_outcome o = with_messages(s, r, &fo);
+    mj_outcome o = with_messages(s, NULL, &fo);
     if (o == MJ_OK)
         o = select_mailbox(s, opts->args[0], false);
     if (o == MJ_OK) {
         mj_imap_fetch_cb cb = {NULL, fetch_message, &fo};
         o = mj_imap_store(s, uid_word(opts, 4), opts->args[1], modes[i].mode, opts->args[3], false, &cb);
     }
-    EVP_MD_CTX_free(fo.md);
-    return o;
+    return end_messages(&fo, o);
 }
 
 static mj_outcome add_number(void *ctx, uint32_t n)
@@ -701,7 +833,7 @@ const mj_cli_op mj_cli_imap_ops[] = {
     {I, "subscribe", op_subscribe, 1, 1, "MAILBOX"},
     {I, "expunge", op_expunge, 1, 1, "MAILBOX: remove messages marked \\Deleted"},
     {I, "quota", op_quota, 0, 2, "[MAILBOX]: GETQUOTAROOT; ROOT root: GETQUOTA of one root"},
-    {I, "fetch", op_fetch, 2, 4, "MAILBOX SET [ITEMS] [uid]: seq, uid, flags, size, body_sha256"},
+    {I, "fetch", op_fetch, 2, 4, "MAILBOX SET [ITEMS] [uid]: seq, uid, flags, size, body_sha256 (--output PATH: the bodies)"},
     {I, "store", op_store, 4, 5, "MAILBOX SET add|remove|replace FLAGS [uid]"},
     {I, "search", op_search, 2, 3, "MAILBOX CRITERIA [uid]: matching numbers"},
     {I, "copy", op_copy, 3, 4, "MAILBOX SET TO [uid]: copyuid"},

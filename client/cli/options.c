@@ -318,6 +318,17 @@ static mj_outcome opt_message(mj_cli_options *o, const char *v, mj_error *err)
     return MJ_OK;
 }
 
+/* Longest --output path (Linux PATH_MAX). */
+#define MJ_CLI_FILE_PATH_MAX 4096
+
+static mj_outcome opt_output(mj_cli_options *o, const char *v, mj_error *err)
+{
+    mj_outcome rc = check_plain("--output", v, MJ_CLI_FILE_PATH_MAX, err);
+    if (rc == MJ_OK)
+        o->output = v;
+    return rc;
+}
+
 /* ---- SMTP extensions (RFC 3030, 6152, 6531, 3461, 8689) ---------------------- */
 
 static mj_outcome opt_body(mj_cli_options *o, const char *v, mj_error *err)
@@ -479,6 +490,8 @@ static const struct opt_row opt_table[] = {
     {"from", '\0', "ADDRESS", opt_from, "SMTP: the envelope sender (\"<>\" for the null sender)"},
     {"to", '\0', "ADDRESS", opt_to, "SMTP: an envelope recipient (repeat for more)"},
     {"message", '\0', "PATH", opt_message, "the message to send or append ('-' = stdin)"},
+    {"output", '\0', "PATH", opt_output,
+     "IMAP fetch: write the BODY[]/BINARY[] bytes to PATH ('-' = stdout), one message after another"},
     {"body", '\0', "7bit|8bitmime|binarymime", opt_body,
      "SMTP: BODY= (default: 8bitmime for a file with 8-bit bytes; binarymime uses BDAT)"},
     {"chunking", '\0', NULL, opt_chunking, "SMTP: send with BDAT when the server offers CHUNKING"},

@@ -275,6 +275,24 @@ static void test_token_kinds(void **state)
           "((a) (b)))\n");
 }
 
+/* The table-driven fast paths of atom and quoted (parser.c byte_class) give
+   the tokens the byte-by-byte rules give: digits then other atom bytes are an
+   atom, a section after digits too; a quoted string leaves the plain loop at
+   an escape, an 8-bit byte, CR or NUL and is finished by the full rules. */
+static void test_token_fast_paths(void **state)
+{
+    (void)state;
+    CHECK("* 1 FETCH (0 123abc 12[x] 0012 NiL NILS \"\" \"a\tb\x7f\" \"ab\\\"c\\\\\" "
+          "\"x\xc3\xa9y\" \"plain\" \"(not) {3} a list\")\r\n",
+          "UNTAGGED #1 FETCH data=(#0 123abc 12[x] #12 NiL NILS \"\" \"a\\x09b\\x7f\" "
+          "\"ab\\x22c\\x5c\" \"x\\xc3\\xa9y\" \"plain\" \"(not) {3} a list\")\n");
+    FAIL("* X \"abc\rd\"\r\n", MJ_R_MALFORMED, "CR in quoted string");
+    FAIL("* X \"abc\0\"\r\n", MJ_R_MALFORMED, "NUL in quoted string");
+    FAIL("* X \"abc\r\n", MJ_R_MALFORMED, "expected '\"' to end the quoted string");
+    FAIL("* X \"abc\\x\"\r\n", MJ_R_MALFORMED, "bad escape in quoted string");
+    FAIL("* X (99999999999999999999)\r\n", MJ_R_NUMBER_OVERFLOW, "number larger than 63 bits");
+}
+
 static void test_node_values(void **state)
 {
     (void)state;
@@ -1064,6 +1082,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_kinds),
+        cmocka_unit_test(test_token_fast_paths),
         cmocka_unit_test(test_node_values),
         cmocka_unit_test(test_status_and_codes),
         cmocka_unit_test(test_status_fields),

@@ -58,8 +58,18 @@ struct level {
     mj_imap_node *last;
 };
 
+/* Byte classes of the hot loops (atom, quoted): one table lookup per byte,
+   filled from atom_char() and the quoted rules by mj_imap_parser_new. */
+enum byte_class {
+    BC_ATOM = 1,      /* atom_char(c, false) */
+    BC_ATOM_CODE = 2, /* atom_char(c, true) */
+    BC_DIGIT = 4,     /* '0'..'9' */
+    BC_QPLAIN = 8     /* stands for itself in a quoted string: 0x01-0x7f but '"', '\', CR, LF */
+};
+
 struct mj_imap_parser {
     mj_imap_limits lim;
+    unsigned char cls[256]; /* enum byte_class bits of every byte */
     mj_imap_literal_sink sink;
     void *sink_ctx;
     /* arena of the current response */
@@ -166,10 +176,9 @@ static void arena_reset(mj_imap_parser *p)
     p->arena_used = 0;
 }
 
-/* n bytes, 8-aligned, for the current response; NULL after fail(). */
-static void *arena_alloc(mj_imap_parser *p, size_t n)
+/* arena_alloc when the newest block has no room: a new block, or the limit. */
+static void *arena_alloc_slow(mj_imap_parser *p, size_t n)
 {
-    n = n > SIZE_MAX - 7 ? SIZE_MAX : (n + 7) & ~(size_t)7;
     if (n > p->lim.response_max || p->lim.response_max - n < p->arena_used) {
         fail(p, MJ_PROTOCOL_ERROR, MJ_R_REPLY_TOO_LARGE,
              "IMAP response: more than %zu bytes in memory (response_max)", p->lim.response_max);
@@ -190,6 +199,21 @@ static void *arena_alloc(mj_imap_parser *p, size_t n)
         b->next = p->blocks;
         p->blocks = b;
     }
+    void *ptr = (unsigned char *)block_data(b) + b->used;
+    b->used += n;
+    p->arena_used += n;
+    return ptr;
+}
+
+/* n bytes, 8-aligned, for the current response; NULL after fail().  The
+   common case (room in the newest block, under response_max) inline: it is
+   called for every token.  arena_used never exceeds response_max. */
+static inline void *arena_alloc(mj_imap_parser *p, size_t n)
+{
+    n = n > SIZE_MAX - 7 ? SIZE_MAX : (n + 7) & ~(size_t)7;
+    arena_block *b = p->blocks;
+    if (b == NULL || b->cap - b->used < n || p->lim.response_max - p->arena_used < n)
+        return arena_alloc_slow(p, n);
     void *ptr = (unsigned char *)block_data(b) + b->used;
     b->used += n;
     p->arena_used += n;
@@ -304,18 +328,28 @@ static size_t check_text(mj_imap_parser *p, const unsigned char *s, size_t pos, 
 
 /* ---- tree building ------------------------------------------------------------- */
 
-/* A new token appended to the innermost open list; NULL after fail(). */
-static mj_imap_node *new_node(mj_imap_parser *p, mj_imap_kind kind, size_t pos)
+/* A new token appended to the innermost open list, with text bytes s[0, len)
+   copied NUL-terminated into the same allocation when s is not NULL (atoms,
+   plain quoted strings: one arena call per token); NULL after fail(). */
+static mj_imap_node *new_node_text(mj_imap_parser *p, mj_imap_kind kind, size_t pos,
+                                   const unsigned char *s, size_t len)
 {
     if (p->tokens >= p->lim.tokens_max) {
         fail_at(p, pos, MJ_R_TOO_MANY_TOKENS, "more tokens than tokens_max");
         return NULL;
     }
-    mj_imap_node *n = arena_alloc(p, sizeof *n);
+    size_t extra = s != NULL ? len + 1 : 0;
+    mj_imap_node *n = arena_alloc(p, extra > SIZE_MAX - sizeof *n ? SIZE_MAX : sizeof *n + extra);
     if (n == NULL)
         return NULL;
-    memset(n, 0, sizeof *n);
-    n->kind = kind;
+    *n = (mj_imap_node){.kind = kind};
+    if (s != NULL) {
+        char *d = (char *)(n + 1);
+        memcpy(d, s, len);
+        d[len] = '\0';
+        n->str = d;
+        n->len = len;
+    }
     struct level *lv = &p->stack[p->depth];
     if (lv->last == NULL)
         lv->list->first = n;
@@ -325,6 +359,11 @@ static mj_imap_node *new_node(mj_imap_parser *p, mj_imap_kind kind, size_t pos)
     lv->list->count++;
     p->tokens++;
     return n;
+}
+
+static mj_imap_node *new_node(mj_imap_parser *p, mj_imap_kind kind, size_t pos)
+{
+    return new_node_text(p, kind, pos, NULL, 0);
 }
 
 static size_t open_list(mj_imap_parser *p, size_t pos)
@@ -387,10 +426,12 @@ static size_t section_end(mj_imap_parser *p, const unsigned char *s, size_t m, s
 
 static size_t atom(mj_imap_parser *p, const unsigned char *s, size_t m, size_t pos, bool in_code)
 {
+    const unsigned char want = in_code ? BC_ATOM_CODE : BC_ATOM;
     size_t start = pos;
-    bool digits = true;
-    while (pos < m && atom_char(s[pos], in_code)) {
-        digits = digits && is_digit(s[pos]);
+    while (pos < m && (p->cls[s[pos]] & BC_DIGIT))
+        pos++;
+    size_t digits_end = pos;
+    while (pos < m && (p->cls[s[pos]] & want)) {
         if (s[pos] == '[' && !in_code)
             pos = section_end(p, s, m, pos);
         else
@@ -401,18 +442,17 @@ static size_t atom(mj_imap_parser *p, const unsigned char *s, size_t m, size_t p
     size_t len = pos - start;
     mj_imap_kind kind = MJ_IMAP_ATOM;
     uint64_t v = 0;
-    if (digits) {
+    if (digits_end == pos) { /* digits only (an atom has at least one byte) */
         v = digits_value(s, start, pos);
         if (v == UINT64_MAX)
             return fail_at(p, start, MJ_R_NUMBER_OVERFLOW, "number larger than 63 bits");
         kind = MJ_IMAP_NUMBER;
-    } else if (ci_eq(s + start, len, "NIL")) {
+    } else if (len == 3 && ci_eq(s + start, len, "NIL")) {
         kind = MJ_IMAP_NIL;
     }
-    mj_imap_node *n = new_node(p, kind, start);
-    if (n == NULL || (n->str = arena_strdup(p, s + start, len)) == NULL)
+    mj_imap_node *n = new_node_text(p, kind, start, s + start, len);
+    if (n == NULL)
         return POS_ERR;
-    n->len = len;
     n->num = v;
     p->sep = S_SEP;
     return pos;
@@ -448,6 +488,16 @@ static size_t quoted_scan(mj_imap_parser *p, const unsigned char *s, size_t m, s
 
 static size_t quoted(mj_imap_parser *p, const unsigned char *s, size_t m, size_t pos)
 {
+    /* The common case first: no escape, no 8-bit byte, copied in one go. */
+    size_t close = pos + 1;
+    while (close < m && (p->cls[s[close]] & BC_QPLAIN))
+        close++;
+    if (close < m && s[close] == '"') {
+        if (new_node_text(p, MJ_IMAP_QUOTED, pos, s + pos + 1, close - pos - 1) == NULL)
+            return POS_ERR;
+        p->sep = S_SEP;
+        return close + 1;
+    }
     size_t end = pos;
     size_t len = quoted_scan(p, s, m, pos, &end);
     if (len == POS_ERR)
@@ -960,6 +1010,15 @@ mj_imap_parser *mj_imap_parser_new(const mj_imap_limits *limits)
         p->lim.depth_max = MJ_IMAP_DEPTH_HARD_MAX;
     if (p->lim.line_max < 3) /* room for at least "+" CRLF */
         p->lim.line_max = 3;
+    for (unsigned c = 0; c < 256; c++) {
+        p->cls[c] = (unsigned char)((atom_char((unsigned char)c, false) ? BC_ATOM : 0) |
+                                    (atom_char((unsigned char)c, true) ? BC_ATOM_CODE : 0) |
+                                    (is_digit((unsigned char)c) ? BC_DIGIT : 0) |
+                                    (c >= 0x01 && c <= 0x7f && c != '"' && c != '\\' && c != '\r' &&
+                                             c != '\n'
+                                         ? BC_QPLAIN
+                                         : 0));
+    }
     p->stack = calloc(p->lim.depth_max + 1u, sizeof *p->stack);
     p->path = calloc(p->lim.depth_max + 1u, sizeof *p->path);
     if (p->stack == NULL || p->path == NULL) {
