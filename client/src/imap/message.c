@@ -117,11 +117,8 @@ static mj_outcome fetch_item(mj_imap *s, const mj_imap_fetch_cb *cb, uint32_t se
     return MJ_OK;
 }
 
-static mj_outcome fetch_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
+mj_outcome imap_fetch_response(mj_imap *s, const mj_imap_response *r, const mj_imap_fetch_cb *cb)
 {
-    fetch_ctx *fc = ctx;
-    if (!r->has_number || strcasecmp(r->name, "FETCH") != 0)
-        return MJ_OK;
     const mj_imap_node *list = r->data;
     if (r->number == 0) /* nz-number: message sequence numbers start at 1 (RFC 9051 2.3.1.2) */
         return malformed(s, "FETCH (message number 0)");
@@ -130,11 +127,19 @@ static mj_outcome fetch_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
     const char *flags[IMAP_FETCH_FLAGS_MAX];
     mj_imap_message m = {.seq = r->number, .flags = flags};
     for (const mj_imap_node *a = list->first; a != NULL; a = a->next->next) {
-        mj_outcome o = fetch_item(s, fc->cb, r->number, a, a->next, &m, flags);
+        mj_outcome o = fetch_item(s, cb, r->number, a, a->next, &m, flags);
         if (o != MJ_OK)
             return o;
     }
-    return fc->cb != NULL && fc->cb->message != NULL ? fc->cb->message(fc->cb->ctx, &m) : MJ_OK;
+    return cb != NULL && cb->message != NULL ? cb->message(cb->ctx, &m) : MJ_OK;
+}
+
+static mj_outcome fetch_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
+{
+    fetch_ctx *fc = ctx;
+    if (!r->has_number || strcasecmp(r->name, "FETCH") != 0)
+        return MJ_OK;
+    return imap_fetch_response(s, r, fc->cb);
 }
 
 /* Run a command whose FETCH responses go to cb (bodies streamed through the sink). */
@@ -143,28 +148,39 @@ static mj_outcome with_fetch(mj_imap *s, imap_cmd cmd, const imap_part *parts, s
 {
     fetch_ctx fc = {cb};
     s->fetch_cb = cb;
+    s->fetch_cmd = true;
     mj_error_clear(&s->fetch_err);
     mj_outcome o = imap_run(s, cmd, parts, n, fetch_hook, &fc, MJ_SERVER_REFUSED, NULL);
     s->fetch_cb = NULL;
+    s->fetch_cmd = false;
     return o;
 }
 
-mj_outcome mj_imap_fetch(mj_imap *s, bool uid, const char *set, const char *items,
-                         const mj_imap_fetch_cb *cb)
+mj_outcome imap_fetch(mj_imap *s, bool uid, const char *set, const char *items,
+                      const char *modifier, const mj_imap_fetch_cb *cb)
 {
     if (imap_check_set(s, set) != MJ_OK || imap_check_raw(s, "fetch items", items) != MJ_OK)
         return MJ_USAGE;
     imap_part parts[] = {
         {IMAP_P_RAW, set, false, "sequence set", false},
         {IMAP_P_RAW, items, false, "fetch items", false},
+        {IMAP_P_RAW, modifier, false, "fetch modifiers", false},
     };
-    return with_fetch(s, uid ? IMAP_CMD_UID_FETCH : IMAP_CMD_FETCH, parts, 2, cb);
+    return with_fetch(s, uid ? IMAP_CMD_UID_FETCH : IMAP_CMD_FETCH, parts,
+                      modifier != NULL ? 3 : 2, cb);
+}
+
+mj_outcome mj_imap_fetch(mj_imap *s, bool uid, const char *set, const char *items,
+                         const mj_imap_fetch_cb *cb)
+{
+    return imap_fetch(s, uid, set, items, NULL, cb);
 }
 
 /* ---- STORE ------------------------------------------------------------------------------------ */
 
-mj_outcome mj_imap_store(mj_imap *s, bool uid, const char *set, mj_imap_store_mode mode,
-                         const char *flags, bool silent, const mj_imap_fetch_cb *cb)
+mj_outcome imap_store(mj_imap *s, bool uid, const char *set, mj_imap_store_mode mode,
+                      const char *flags, bool silent, const char *modifier,
+                      const mj_imap_fetch_cb *cb)
 {
     static const char *const items[][2] = {
         [MJ_IMAP_STORE_ADD] = {"+FLAGS", "+FLAGS.SILENT"},
@@ -177,12 +193,22 @@ mj_outcome mj_imap_store(mj_imap *s, bool uid, const char *set, mj_imap_store_mo
         return MJ_USAGE;
     imap_part parts[] = {
         {IMAP_P_RAW, set, false, "sequence set", false},
+        {IMAP_P_RAW, modifier, false, "store modifiers", false},
         {IMAP_P_RAW, items[mode][silent ? 1 : 0], false, "item", false},
         {IMAP_P_RAW, "(", false, "flags", false},
         {IMAP_P_RAW, flags, false, "flags", true},
         {IMAP_P_RAW, ")", false, "flags", true},
     };
-    return with_fetch(s, uid ? IMAP_CMD_UID_STORE : IMAP_CMD_STORE, parts, 5, cb);
+    if (modifier == NULL) /* no modifier: the part is left out */
+        parts[1] = parts[0];
+    return with_fetch(s, uid ? IMAP_CMD_UID_STORE : IMAP_CMD_STORE,
+                      modifier != NULL ? parts : parts + 1, modifier != NULL ? 6 : 5, cb);
+}
+
+mj_outcome mj_imap_store(mj_imap *s, bool uid, const char *set, mj_imap_store_mode mode,
+                         const char *flags, bool silent, const mj_imap_fetch_cb *cb)
+{
+    return imap_store(s, uid, set, mode, flags, silent, NULL, cb);
 }
 
 /* ---- SEARCH -------------------------------------------------------------------------------------- */
@@ -363,6 +389,8 @@ static mj_outcome idle_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
         (strcasecmp(r->name, "EXISTS") == 0 || strcasecmp(r->name, "EXPUNGE") == 0 ||
          strcasecmp(r->name, "FETCH") == 0))
         ic->stop = true;
+    if (ic->until_event && !r->has_number && strcasecmp(r->name, "VANISHED") == 0)
+        ic->stop = true; /* RFC 7162 3.2.10: QRESYNC's EXPUNGE */
     return MJ_OK;
 }
 
