@@ -326,7 +326,7 @@ mj_outcome mj_imap_append(mj_imap *s, const char *mailbox, const char *flags, ui
 
 /*
  * IDLE (RFC 2177) until seconds pass or, with until_event, the first
- * untagged EXISTS / EXPUNGE / FETCH; then DONE.  *events_out (may be NULL)
+ * untagged EXISTS / EXPUNGE / FETCH / VANISHED; then DONE.  *events_out (may be NULL)
  * counts the untagged responses received while idling.
  */
 mj_outcome mj_imap_idle(mj_imap *s, unsigned seconds, bool until_event,
