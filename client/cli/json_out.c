@@ -110,14 +110,25 @@ static void print_stream_array(FILE *out)
 
 /*
  * head is the compact dump of the object without "result"; it ends with '}'.
- * The result goes in before that brace, written entry by entry, so the
- * document is the same bytes jansson would print with the array inside.
+ * The result goes in before that brace: the operation's other result keys
+ * (result, may be NULL or empty) then the stream's array, written entry by
+ * entry, so the document is the same bytes jansson would print with the
+ * array as the result's last key.
  */
-static void print_with_stream(const char *head, FILE *out)
+static void print_with_stream(const char *head, json_t *result, FILE *out)
 {
     size_t n = strlen(head);
     fwrite(head, 1, n - 1, out);
-    fprintf(out, ",\"result\":{\"%s\":", g_stream.key);
+    char *rest = result != NULL && json_object_size(result) > 0 ? json_dumps(result, JSON_COMPACT)
+                                                               : NULL;
+    if (rest != NULL) { /* "{...}": everything but the closing brace, then a comma */
+        fputs(",\"result\":", out);
+        fwrite(rest, 1, strlen(rest) - 1, out);
+        fprintf(out, ",\"%s\":", g_stream.key);
+        free(rest);
+    } else {
+        fprintf(out, ",\"result\":{\"%s\":", g_stream.key);
+    }
     print_stream_array(out);
     fputs("}}\n", out);
 }
@@ -141,7 +152,7 @@ static int print_json(const mj_error *e, json_t *result, FILE *out)
         return mj_outcome_exit_code(MJ_INTERNAL);
     }
     if (ok && g_have_stream)
-        print_with_stream(s, out);
+        print_with_stream(s, result, out);
     else
         fprintf(out, "%s\n", s);
     free(s);
@@ -163,8 +174,11 @@ int mj_cli_report(bool json, const mj_error *e, json_t *result, FILE *out, FILE 
         fprintf(errfp, "mj: %s: %s\n", mj_outcome_name(e->outcome), e->message);
     if (json)
         code = print_json(e, result, out);
-    else if (e->outcome == MJ_OK && g_have_stream)
+    else if (e->outcome == MJ_OK && g_have_stream) {
+        if (result != NULL && json_object_size(result) > 0)
+            print_text(out, "", result);
         print_text_stream(out);
+    }
     else if (e->outcome == MJ_OK && result != NULL)
         print_text(out, "", result);
     fflush(out);

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -94,6 +95,17 @@ typedef struct mj_cli_options {
     unsigned to_notify[MJ_CLI_RCPT_MAX];  /* --rcpt-notify for to[i]; 0 = --notify */
     const char *orcpt[MJ_CLI_RCPT_MAX];   /* --orcpt for to[i]; NULL = none */
     bool has_orcpt;
+    /* IMAP CONDSTORE / QRESYNC (RFC 7162); mod-sequences are below 2^63 */
+    bool condstore;                 /* --condstore: SELECT (CONDSTORE) */
+    bool qresync;                   /* --qresync UIDVALIDITY:MODSEQ[:KNOWN-UIDS] */
+    uint32_t qresync_uidvalidity;
+    uint64_t qresync_modseq;
+    const char *qresync_known;      /* NULL or the known-uids (into argv) */
+    bool has_changedsince;          /* --changedsince N (1 .. 2^63-1) */
+    uint64_t changedsince;
+    bool vanished;                  /* --vanished: UID FETCH (CHANGEDSINCE n VANISHED) */
+    bool has_unchangedsince;        /* --unchangedsince N (0 .. 2^63-1) */
+    uint64_t unchangedsince;
     const char *op; /* NULL when absent */
     int n_args;
     char **args; /* the operation's own arguments (into argv) */

@@ -12,13 +12,19 @@
  * uidvalidity, uidnext, flags, ...}; fetch {messages: [{seq, uid, flags,
  * size, body_sha256, body_size}]}; store {messages}; copy/move {copyuid};
  * append {appended, appenduid}; sort {numbers}; thread {threads}; quota {quota}.
- * A PREAUTH greeting needs no user: no LOGIN is sent.
+ * A PREAUTH greeting needs no user: no LOGIN is sent.  CONDSTORE / QRESYNC
+ * (RFC 7162): select --condstore {highestmodseq, nomodseq}, select --qresync
+ * {vanished, changed: [{seq, uid, flags, modseq}], uidvalidity_changed};
+ * fetch --changedsince [--vanished] {messages with modseq, vanished}; store
+ * --unchangedsince {modified}; expunge MAILBOX [SET uid] (UID EXPUNGE, RFC
+ * 4315) {expunged, vanished}.
  * fetch and store print their messages as a stream (json_out.c): each entry
  * is spooled to a temporary file as it arrives, so 100,000 messages take no
- * more memory than 10.  fetch --output PATH ('-': stdout) also writes the
- * bytes of every BODY[...] / BINARY[...] item, message after message in the
- * order the server sent them, nothing in between; without it the bodies are
- * only hashed (body_sha256, body_size).
+ * more memory than 10; the operation's other result keys come first.  fetch
+ * --output PATH ('-': stdout) also writes the bytes of every BODY[...] /
+ * BINARY[...] item, message after message in the order the server sent them,
+ * nothing in between; without it the bodies are only hashed (body_sha256,
+ * body_size).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,6 +42,8 @@
 #define IMAP_CLI_FETCH_ITEMS "(UID FLAGS RFC822.SIZE BODY.PEEK[])"
 /* Longest IDLE the command line allows (seconds): a day. */
 #define IMAP_CLI_IDLE_MAX 86400u
+/* Bytes of VANISHED uid sets one result keeps (joined with ','); more fails the command. */
+#define IMAP_CLI_VANISHED_MAX ((size_t)4 * 1024 * 1024)
 
 typedef mj_outcome (*imap_op_fn)(mj_imap *s, const mj_cli_options *opts, json_t *r);
 
@@ -219,6 +227,109 @@ static void set_int(json_t *r, const char *key, int64_t v)
         json_object_set_new(r, key, json_integer(v));
 }
 
+/* ---- CONDSTORE / QRESYNC: unsolicited changes collected for the result -------------------- */
+
+typedef struct changes_out {
+    mj_imap *s;
+    mj_imap_changes_cb cb;
+    char *vanished; /* VANISHED sets joined with ',' (malloc) */
+    size_t len;
+    json_t *changed;  /* [{seq, uid, flags, modseq}] of FETCH outside FETCH/STORE, or NULL */
+    json_t *expunged; /* [seq] of EXPUNGE */
+} changes_out;
+
+static mj_outcome on_vanished(void *ctx, bool earlier, const char *set, uint64_t count)
+{
+    changes_out *co = ctx;
+    size_t n = strlen(set);
+    (void)earlier, (void)count;
+    if (co->len + n + 1 > IMAP_CLI_VANISHED_MAX)
+        return mj_error_set(mj_imap_error(co->s), MJ_INTERNAL, MJ_R_REPLY_TOO_LARGE,
+                            "VANISHED sets over %zu bytes: not kept", IMAP_CLI_VANISHED_MAX);
+    char *v = realloc(co->vanished, co->len + n + 2);
+    if (v == NULL)
+        return no_memory(mj_imap_error(co->s));
+    co->vanished = v;
+    if (co->len > 0)
+        v[co->len++] = ',';
+    memcpy(v + co->len, set, n + 1);
+    co->len += n;
+    return MJ_OK;
+}
+
+static mj_outcome on_expunge(void *ctx, uint32_t seq)
+{
+    changes_out *co = ctx;
+    return json_array_append_new(co->expunged, json_integer(seq)) == 0 ? MJ_OK
+                                                                       : no_memory(mj_imap_error(co->s));
+}
+
+static mj_outcome on_changed(void *ctx, const mj_imap_message *m)
+{
+    changes_out *co = ctx;
+    json_t *j = json_pack("{s:I}", "seq", (json_int_t)m->seq);
+    if (j != NULL && m->has_uid)
+        json_object_set_new(j, "uid", json_integer(m->uid));
+    if (j != NULL && m->has_flags)
+        json_object_set_new(j, "flags", string_list(m->flags, m->n_flags));
+    if (j != NULL && m->has_modseq)
+        json_object_set_new(j, "modseq", json_integer((json_int_t)m->modseq));
+    return j != NULL && json_array_append_new(co->changed, j) == 0 ? MJ_OK
+                                                                   : no_memory(mj_imap_error(co->s));
+}
+
+/* Report the changes of the next commands to co (changed: also unsolicited FETCH). */
+static void changes_begin(mj_imap *s, changes_out *co, bool changed)
+{
+    memset(co, 0, sizeof *co);
+    co->s = s;
+    co->expunged = json_array();
+    co->changed = changed ? json_array() : NULL;
+    co->cb = (mj_imap_changes_cb){on_vanished, co->expunged ? on_expunge : NULL,
+                                  co->changed ? on_changed : NULL, co};
+    mj_imap_set_changes(s, &co->cb);
+}
+
+/* Stop reporting; on success put vanished, expunged and changed into r (NULL: drop them). */
+static mj_outcome changes_end(mj_imap *s, changes_out *co, mj_outcome o, json_t *r)
+{
+    mj_imap_set_changes(s, NULL);
+    if (o == MJ_OK && r != NULL) {
+        json_object_set_new(r, "vanished", json_string(co->vanished ? co->vanished : ""));
+        json_object_set_new(r, "expunged", co->expunged ? co->expunged : json_array());
+        if (co->changed != NULL)
+            json_object_set_new(r, "changed", co->changed);
+        co->expunged = co->changed = NULL;
+    }
+    json_decref(co->expunged);
+    json_decref(co->changed);
+    free(co->vanished);
+    return o;
+}
+
+/* select with --condstore / --qresync (the QRESYNC changes go into r). */
+static mj_outcome select_condstore(mj_imap *s, const mj_cli_options *opts, bool ro, json_t *r,
+                                   mj_imap_mailbox_info *m)
+{
+    if (!opts->condstore && !opts->qresync)
+        return mj_imap_select(s, opts->args[0], ro, m);
+    mj_imap_select_params p = {.condstore = opts->condstore,
+                               .qresync = opts->qresync,
+                               .uidvalidity = opts->qresync_uidvalidity,
+                               .modseq = opts->qresync_modseq,
+                               .known_uids = opts->qresync_known};
+    changes_out co;
+    changes_begin(s, &co, opts->qresync);
+    mj_outcome o = changes_end(s, &co, mj_imap_select_ex(s, opts->args[0], ro, &p, m),
+                               opts->qresync ? r : NULL);
+    if (o == MJ_OK) {
+        json_object_set_new(r, "nomodseq", json_boolean(m->nomodseq));
+        if (opts->qresync)
+            json_object_set_new(r, "uidvalidity_changed", json_boolean(m->uidvalidity_changed));
+    }
+    return o;
+}
+
 static mj_outcome do_select(mj_imap *s, const mj_cli_options *opts, json_t *r)
 {
     bool ro = opts->n_args > 1 && (strcasecmp(opts->args[1], "readonly") == 0 ||
@@ -227,7 +338,7 @@ static mj_outcome do_select(mj_imap *s, const mj_cli_options *opts, json_t *r)
         return mj_error_set(mj_imap_error(s), MJ_USAGE, MJ_R_BAD_ARGUMENT,
                             "select takes MAILBOX [readonly]");
     mj_imap_mailbox_info m;
-    mj_outcome o = mj_imap_select(s, opts->args[0], ro, &m);
+    mj_outcome o = select_condstore(s, opts, ro, r, &m);
     if (o != MJ_OK)
         return o;
     set_int(r, "exists", m.exists);
@@ -280,11 +391,20 @@ static mj_outcome do_rename(mj_imap *s, const mj_cli_options *opts, json_t *r)
     return mj_imap_rename(s, opts->args[0], opts->args[1]);
 }
 
+/* expunge MAILBOX [SET uid]: EXPUNGE, or UID EXPUNGE SET (RFC 4315); what went, as reported. */
 static mj_outcome do_expunge(mj_imap *s, const mj_cli_options *opts, json_t *r)
 {
-    (void)r;
+    bool uid = opts->n_args == 3 && uid_word(opts, 2);
+    if (opts->n_args > 1 && !uid)
+        return mj_error_set(mj_imap_error(s), MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                            "expunge takes MAILBOX, or MAILBOX SET uid (UID EXPUNGE)");
+    changes_out co;
     mj_outcome o = select_mailbox(s, opts->args[0], false);
-    return o == MJ_OK ? mj_imap_selected_command(s, MJ_IMAP_EXPUNGE) : o;
+    if (o != MJ_OK)
+        return o;
+    changes_begin(s, &co, false);
+    o = uid ? mj_imap_uid_expunge(s, opts->args[1]) : mj_imap_selected_command(s, MJ_IMAP_EXPUNGE);
+    return changes_end(s, &co, o, r);
 }
 
 static mj_outcome add_quota(void *ctx, const char *root, const char *resource, uint64_t usage,
@@ -438,6 +558,8 @@ static mj_outcome fetch_message(void *ctx, const mj_imap_message *m)
         json_object_set_new(j, "size", json_integer((json_int_t)m->size));
     if (m->internaldate != NULL)
         json_object_set_new(j, "internaldate", json_string(m->internaldate));
+    if (m->has_modseq)
+        json_object_set_new(j, "modseq", json_integer((json_int_t)m->modseq));
     if (m->has_envelope)
         json_object_set_new(j, "subject", m->subject ? json_string(m->subject) : json_null());
     if (m->has_binary_size)
@@ -516,17 +638,27 @@ static mj_outcome end_messages(fetch_out *fo, mj_outcome o)
 
 static mj_outcome do_fetch(mj_imap *s, const mj_cli_options *opts, json_t *r)
 {
-    (void)r; /* the result is the stream set by end_messages */
     bool uid = uid_word(opts, 2);
     int n = opts->n_args - (uid ? 1 : 0);
     const char *items = n > 2 ? opts->args[2] : IMAP_CLI_FETCH_ITEMS;
     fetch_out fo;
+    if (opts->vanished && (!opts->has_changedsince || !uid))
+        return mj_error_set(mj_imap_error(s), MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                            "--vanished needs --changedsince and a UID set (trailing word uid)");
+    changes_out co;
     mj_outcome o = with_messages(s, opts->output, &fo);
+    if (o == MJ_OK && opts->vanished) /* QRESYNC is enabled before SELECT (RFC 7162 3.2.3) */
+        o = mj_imap_enable_condstore(s, true);
     if (o == MJ_OK)
         o = select_mailbox(s, opts->args[0], true);
     if (o == MJ_OK) {
         mj_imap_fetch_cb cb = {fetch_body, fetch_message, &fo};
-        o = mj_imap_fetch(s, uid, opts->args[1], items, &cb);
+        changes_begin(s, &co, false);
+        o = opts->has_changedsince
+                ? mj_imap_fetch_changed(s, uid, opts->args[1], items, opts->changedsince,
+                                        opts->vanished, &cb)
+                : mj_imap_fetch(s, uid, opts->args[1], items, &cb);
+        o = changes_end(s, &co, o, opts->vanished ? r : NULL);
     }
     return end_messages(&fo, o);
 }
@@ -543,14 +675,21 @@ static mj_outcome do_store(mj_imap *s, const mj_cli_options *opts, json_t *r)
     if (i == 3)
         return mj_error_set(mj_imap_error(s), MJ_USAGE, MJ_R_BAD_ARGUMENT,
                             "store mode must be add, remove or replace");
-    (void)r; /* the result is the stream set by end_messages */
+    /* the messages are the stream set by end_messages; r gets the other keys */
     fetch_out fo;
     mj_outcome o = with_messages(s, NULL, &fo);
     if (o == MJ_OK)
         o = select_mailbox(s, opts->args[0], false);
     if (o == MJ_OK) {
         mj_imap_fetch_cb cb = {NULL, fetch_message, &fo};
-        o = mj_imap_store(s, uid_word(opts, 4), opts->args[1], modes[i].mode, opts->args[3], false, &cb);
+        const char *modified = NULL;
+        o = opts->has_unchangedsince
+                ? mj_imap_store_unchanged(s, uid_word(opts, 4), opts->args[1], modes[i].mode,
+                                          opts->args[3], false, opts->unchangedsince, &cb, &modified)
+                : mj_imap_store(s, uid_word(opts, 4), opts->args[1], modes[i].mode, opts->args[3],
+                                false, &cb);
+        if (o == MJ_OK && opts->has_unchangedsince)
+            json_object_set_new(r, "modified", modified ? json_string(modified) : json_null());
     }
     return end_messages(&fo, o);
 }
@@ -775,9 +914,12 @@ static mj_outcome do_idle(mj_imap *s, const mj_cli_options *opts, json_t *r)
         return mj_error_set(mj_imap_error(s), MJ_USAGE, MJ_R_BAD_ARGUMENT,
                             "idle takes MAILBOX SECONDS [event], SECONDS at most %u", IMAP_CLI_IDLE_MAX);
     unsigned events = 0;
+    changes_out co;
     mj_outcome o = select_mailbox(s, opts->args[0], true);
-    if (o == MJ_OK)
-        o = mj_imap_idle(s, (unsigned)secs, until_event, &events);
+    if (o == MJ_OK) {
+        changes_begin(s, &co, false);
+        o = changes_end(s, &co, mj_imap_idle(s, (unsigned)secs, until_event, &events), r);
+    }
     if (o == MJ_OK) {
         json_object_set_new(r, "events", json_integer(events));
         const mj_imap_mailbox_info *m = mj_imap_selected(s);
@@ -825,16 +967,16 @@ const mj_cli_op mj_cli_imap_ops[] = {
     {I, "login", op_login, 0, 0, "log in; the capabilities after authentication"},
     {I, "namespace", op_namespace, 0, 0, "personal, other and shared namespaces"},
     {I, "list", op_list, 0, 2, "[[REFERENCE] PATTERN]: mailboxes"},
-    {I, "select", op_select, 1, 2, "MAILBOX [readonly]: exists, recent, uidvalidity, uidnext, flags"},
+    {I, "select", op_select, 1, 2, "[--condstore|--qresync V:M[:UIDS]] MAILBOX [readonly]: exists, recent, uidvalidity, uidnext, flags, highestmodseq"},
     {I, "status", op_status, 1, 1, "MAILBOX: messages, recent, uidnext, uidvalidity, unseen"},
     {I, "create", op_create, 1, 1, "MAILBOX"},
     {I, "delete", op_delete, 1, 1, "MAILBOX"},
     {I, "rename", op_rename, 2, 2, "FROM TO"},
     {I, "subscribe", op_subscribe, 1, 1, "MAILBOX"},
-    {I, "expunge", op_expunge, 1, 1, "MAILBOX: remove messages marked \\Deleted"},
+    {I, "expunge", op_expunge, 1, 3, "MAILBOX [SET uid]: remove messages marked \\Deleted (UID EXPUNGE SET): expunged, vanished"},
     {I, "quota", op_quota, 0, 2, "[MAILBOX]: GETQUOTAROOT; ROOT root: GETQUOTA of one root"},
-    {I, "fetch", op_fetch, 2, 4, "MAILBOX SET [ITEMS] [uid]: seq, uid, flags, size, body_sha256 (--output PATH: the bodies)"},
-    {I, "store", op_store, 4, 5, "MAILBOX SET add|remove|replace FLAGS [uid]"},
+    {I, "fetch", op_fetch, 2, 4, "[--changedsince N [--vanished]] MAILBOX SET [ITEMS] [uid]: seq, uid, flags, size, modseq, body_sha256 (--output PATH: the bodies)"},
+    {I, "store", op_store, 4, 5, "[--unchangedsince N] MAILBOX SET add|remove|replace FLAGS [uid]: messages, modified"},
     {I, "search", op_search, 2, 3, "MAILBOX CRITERIA [uid]: matching numbers"},
     {I, "copy", op_copy, 3, 4, "MAILBOX SET TO [uid]: copyuid"},
     {I, "move", op_move, 3, 4, "MAILBOX SET TO [uid]: copyuid"},

@@ -460,6 +460,81 @@ static mj_outcome opt_orcpt(mj_cli_options *o, const char *v, mj_error *err)
     return rc;
 }
 
+/* ---- IMAP CONDSTORE / QRESYNC (RFC 7162) ------------------------------------- */
+
+/* Largest mod-sequence (RFC 7162 mod-sequence-value: 63 bits). */
+#define OPT_MODSEQ_MAX ((uint64_t)INT64_MAX)
+
+/* Decimal digits only, lo..hi, from text[0..len). */
+static bool parse_u64(const char *text, size_t len, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (len == 0 || len > 20)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return false;
+        unsigned d = (unsigned)(text[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static mj_outcome opt_condstore(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->condstore = true;
+    return MJ_OK;
+}
+
+/* UIDVALIDITY:MODSEQ[:KNOWN-UIDS]; the known UIDs (a uid set) are checked by the library. */
+static mj_outcome opt_qresync(mj_cli_options *o, const char *v, mj_error *err)
+{
+    const char *c1 = strchr(v, ':');
+    const char *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+    size_t mlen = c1 == NULL ? 0 : c2 != NULL ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1);
+    uint64_t uv = 0;
+    if (c1 == NULL || !parse_u64(v, (size_t)(c1 - v), 1, UINT32_MAX, &uv) ||
+        !parse_u64(c1 + 1, mlen, 1, OPT_MODSEQ_MAX, &o->qresync_modseq) ||
+        (c2 != NULL && c2[1] == '\0'))
+        return usage(err,
+                     "--qresync must be UIDVALIDITY:MODSEQ[:KNOWN-UIDS] (UIDVALIDITY 1 to "
+                     "2^32-1, MODSEQ 1 to 2^63-1), not",
+                     v);
+    o->qresync = true;
+    o->qresync_uidvalidity = (uint32_t)uv;
+    o->qresync_known = c2 != NULL ? c2 + 1 : NULL;
+    return MJ_OK;
+}
+
+static mj_outcome opt_changedsince(mj_cli_options *o, const char *v, mj_error *err)
+{
+    if (!parse_u64(v, strlen(v), 1, OPT_MODSEQ_MAX, &o->changedsince))
+        return usage(err, "--changedsince must be a mod-sequence from 1 to 2^63-1, not", v);
+    o->has_changedsince = true;
+    return MJ_OK;
+}
+
+static mj_outcome opt_vanished(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->vanished = true;
+    return MJ_OK;
+}
+
+static mj_outcome opt_unchangedsince(mj_cli_options *o, const char *v, mj_error *err)
+{
+    if (!parse_u64(v, strlen(v), 0, OPT_MODSEQ_MAX, &o->unchangedsince))
+        return usage(err, "--unchangedsince must be a mod-sequence from 0 to 2^63-1, not", v);
+    o->has_unchangedsince = true;
+    return MJ_OK;
+}
+
 static const struct opt_row opt_table[] = {
     {"security", '\0', "MODE", opt_security,
      "none|implicit|starttls|starttls-if-available|auto (default auto: by port)"},
@@ -507,6 +582,15 @@ static const struct opt_row opt_table[] = {
      "SMTP DSN: NOTIFY for the --to before it (overrides --notify)"},
     {"orcpt", '\0', "ADDRESS", opt_orcpt,
      "SMTP DSN: the original recipient (rfc822) of the --to before it"},
+    {"condstore", '\0', NULL, opt_condstore, "IMAP select: SELECT (CONDSTORE): highestmodseq"},
+    {"qresync", '\0', "V:MODSEQ[:UIDS]", opt_qresync,
+     "IMAP select: ENABLE QRESYNC, SELECT (QRESYNC ...): vanished and changed messages"},
+    {"changedsince", '\0', "MODSEQ", opt_changedsince,
+     "IMAP fetch: only messages changed since MODSEQ (CONDSTORE)"},
+    {"vanished", '\0', NULL, opt_vanished,
+     "IMAP fetch with --changedsince and uid: also the UIDs expunged since (QRESYNC)"},
+    {"unchangedsince", '\0', "MODSEQ", opt_unchangedsince,
+     "IMAP store: only messages unchanged since MODSEQ; the others are reported as modified"},
     {"version", 'V', NULL, opt_version, "print the version and exit"},
     {"help", 'h', NULL, opt_help, "print this help and exit"},
 };

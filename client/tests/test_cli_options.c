@@ -560,6 +560,43 @@ static void test_smtp_extension_options(void **state)
     free(text);
 }
 
+/* IMAP CONDSTORE / QRESYNC options (RFC 7162): mod-sequences are 63-bit. */
+static void test_condstore_options(void **state)
+{
+    (void)state;
+    parse_ok("imap://h", "--condstore", "--qresync", "67890007:90060115194045000:41,43:211",
+             "select", "INBOX", NULL);
+    assert_true(opts.condstore);
+    assert_true(opts.qresync);
+    assert_int_equal(opts.qresync_uidvalidity, 67890007);
+    assert_true(opts.qresync_modseq == 90060115194045000ULL);
+    assert_string_equal(opts.qresync_known, "41,43:211");
+    parse_ok("imap://h", "--qresync", "4294967295:9223372036854775807", "select", "INBOX", NULL);
+    assert_null(opts.qresync_known);
+    assert_true(opts.qresync_modseq == (uint64_t)INT64_MAX);
+    parse_ok("imap://h", "--changedsince", "9223372036854775807", "--vanished", "fetch", "INBOX",
+             "1:*", "uid", NULL);
+    assert_true(opts.has_changedsince && opts.vanished);
+    parse_ok("imap://h", "--unchangedsince", "0", "store", "INBOX", "1", "add", "\\Seen", NULL);
+    assert_true(opts.has_unchangedsince);
+    assert_true(opts.unchangedsince == 0);
+    parse_usage("--qresync must be", "imap://h", "--qresync", "0:5", "select", "INBOX", NULL);
+    parse_usage("--qresync must be", "imap://h", "--qresync", "4294967296:5", "select", "X", NULL);
+    parse_usage("--qresync must be", "imap://h", "--qresync", "7:0", "select", "INBOX", NULL);
+    parse_usage("--qresync must be", "imap://h", "--qresync", "7", "select", "INBOX", NULL);
+    parse_usage("--qresync must be", "imap://h", "--qresync", "7:9223372036854775808", "select",
+                "INBOX", NULL);
+    parse_usage("--qresync must be", "imap://h", "--qresync", "7:5:", "select", "INBOX", NULL);
+    parse_usage("--qresync must be", "imap://h", "--qresync", "7:x5", "select", "INBOX", NULL);
+    parse_usage("--changedsince must be", "imap://h", "--changedsince", "0", "fetch", "I", "1", NULL);
+    parse_usage("--changedsince must be", "imap://h", "--changedsince", "18446744073709551616",
+                "fetch", "I", "1", NULL);
+    parse_usage("--unchangedsince must be", "imap://h", "--unchangedsince", "9223372036854775808",
+                "store", "I", "1", "add", "x", NULL);
+    parse_usage("--unchangedsince must be", "imap://h", "--unchangedsince", "-1", "store", "I", "1",
+                "add", "x", NULL);
+}
+
 static void test_token_file(void **state)
 {
     (void)state;
@@ -589,6 +626,7 @@ int main(void)
         cmocka_unit_test(test_password_file),
         cmocka_unit_test(test_auth_and_envelope_options),
         cmocka_unit_test(test_token_file),
+        cmocka_unit_test(test_condstore_options),
         cmocka_unit_test(test_smtp_extension_options),
         cmocka_unit_test(test_tls_options),
         cmocka_unit_test(test_millisecond_options),

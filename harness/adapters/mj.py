@@ -101,14 +101,38 @@ def _imap_fetch(sc, workdir):
     items = a.get("items")
     if isinstance(items, (list, tuple)):
         items = "(" + " ".join(items) + ")"
-    return (["fetch", str(a.get("mailbox", "INBOX")), str(a.get("set", "1:*"))]
+    cond = (["--changedsince", str(int(a["changedsince"]))] if "changedsince" in a else []) \
+        + (["--vanished"] if a.get("vanished") else [])
+    return (cond + ["fetch", str(a.get("mailbox", "INBOX")), str(a.get("set", "1:*"))]
             + ([str(items)] if items else []) + _imap_uid(a))
 
 
 def _imap_store(sc, workdir):
     a = _args(sc)
-    return (["store", str(a.get("mailbox", "INBOX")), str(a.get("set", "1")),
+    cond = ["--unchangedsince", str(int(a["unchangedsince"]))] if "unchangedsince" in a else []
+    return (cond + ["store", str(a.get("mailbox", "INBOX")), str(a.get("set", "1")),
              str(a.get("mode", "add")), _imap_flags(a.get("flags"))] + _imap_uid(a))
+
+
+def _imap_select(sc, workdir):
+    """imap.select: condstore (bool), qresync {uidvalidity, modseq, known_uids} (RFC 7162)."""
+    a = _args(sc)
+    words = ["--condstore"] if a.get("condstore") else []
+    q = a.get("qresync")
+    if q:
+        spec = f"{int(q['uidvalidity'])}:{int(q['modseq'])}"
+        if q.get("known_uids"):
+            spec += ":" + str(q["known_uids"])
+        words += ["--qresync", spec]
+    return (words + ["select", str(a.get("mailbox", "INBOX"))]
+            + (["readonly"] if a.get("readonly") else []))
+
+
+def _imap_expunge(sc, workdir):
+    """imap.expunge: with set and uid, UID EXPUNGE set (RFC 4315)."""
+    a = _args(sc)
+    return (["expunge", str(a.get("mailbox", "INBOX"))]
+            + ([str(a["set"])] + _imap_uid(a) if "set" in a else []))
 
 
 def _imap_copy(op):
@@ -205,13 +229,12 @@ OPS = {
     "imap.login": lambda sc, wd: ["login"],
     "imap.namespace": lambda sc, wd: ["namespace"],
     "imap.list": _imap_list,
-    "imap.select": lambda sc, wd: (["select", str(_args(sc).get("mailbox", "INBOX"))]
-                                   + (["readonly"] if _args(sc).get("readonly") else [])),
+    "imap.select": _imap_select,
     "imap.status": _imap_mailbox("status"),
     "imap.create": _imap_mailbox("create"),
     "imap.delete": _imap_mailbox("delete"),
     "imap.subscribe": _imap_mailbox("subscribe"),
-    "imap.expunge": _imap_mailbox("expunge"),
+    "imap.expunge": _imap_expunge,
     "imap.quota": _imap_quota,
     "imap.rename": lambda sc, wd: ["rename", str(_args(sc).get("from", "")),
                                    str(_args(sc).get("to", ""))],
@@ -226,6 +249,9 @@ OPS = {
     "imap.sort": _imap_sort_thread("sort", "criteria"),
     "imap.thread": _imap_sort_thread("thread", "algorithm"),
 }
+# mj options that take no value (the word after one is not its value).
+FLAG_OPTIONS = frozenset({"--condstore", "--vanished", "--chunking", "--smtputf8",
+                          "--requiretls"})
 # op -> the security modes mj can run it with (after `auto` is resolved by port).
 OP_SECURITY = {
     "probe": {"none", "implicit"},   # probe does not speak STARTTLS
@@ -303,7 +329,8 @@ class MjAdapter(Adapter):
         # Operation options (--from, --to, --message) go before the URL, since
         # everything after the operation's first argument belongs to it.
         split = next((i for i, w in enumerate(words) if not w.startswith("-")
-                      and (i == 0 or not words[i - 1].startswith("--"))), len(words))
+                      and (i == 0 or not words[i - 1].startswith("--")
+                           or words[i - 1] in FLAG_OPTIONS)), len(words))
         cmd += words[:split] + [f"{scheme}://{ep.host}:{ep.port}/", *words[split:]]
         return cmd
 

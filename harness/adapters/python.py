@@ -92,6 +92,11 @@ class PythonAdapter(Adapter):
             return "smtplib needs at least one recipient"
         if scenario.op == "smtp.send":
             return smtp_options(scenario.client.get("args") or {})[2]
+        if scenario.op == "imap.select":
+            a = scenario.client.get("args") or {}
+            asked = [k for k in ("condstore", "qresync") if a.get(k)]
+            if asked:
+                return f"the python adapter's imaplib select cannot ask for {', '.join(asked)} (RFC 7162 parameters)"
         return None
 
     def _start(self):

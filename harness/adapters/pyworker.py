@@ -201,7 +201,7 @@ def run_imap(req, st):
             if typ != "OK":
                 raise Outcome("server-refused", f"SELECT: {data!r}")
             result = {"exists": int(data[0])}
-            for key in ("RECENT", "UIDVALIDITY", "UIDNEXT"):
+            for key in ("RECENT", "UIDVALIDITY", "UIDNEXT", "HIGHESTMODSEQ"):
                 v = m.untagged_responses.get(key)
                 if v and v[0] is not None:
                     result[key.lower()] = int(v[0])

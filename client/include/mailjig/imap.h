@@ -7,7 +7,8 @@
  * RFC 6154 (SPECIAL-USE), RFC 4315 (UIDPLUS), RFC 6851 (MOVE), RFC 2177
  * (IDLE), RFC 4731 (ESEARCH), RFC 9208 (QUOTA), RFC 3691 (UNSELECT),
  * RFC 6855 (UTF8=ACCEPT), RFC 5530 (response codes), RFC 8314 (993),
- * RFC 3502 (MULTIAPPEND), RFC 5256 (SORT, THREAD), RFC 3516 (BINARY).
+ * RFC 3502 (MULTIAPPEND), RFC 5256 (SORT, THREAD), RFC 3516 (BINARY),
+ * RFC 7162 (CONDSTORE, QRESYNC: MODSEQ, VANISHED), RFC 4315 (UID EXPUNGE).
  *
  * One mj_imap session owns one mj_conn.  Every function that talks to the
  * server returns an mj_outcome and records the error in mj_imap_error(s)
@@ -221,6 +222,9 @@ mj_outcome mj_imap_list(mj_imap *s, const char *reference, const char *pattern, 
 typedef struct mj_imap_mailbox_info {
     int64_t exists, recent, unseen, uidvalidity, uidnext, highestmodseq;
     bool read_only;
+    bool nomodseq;            /* [NOMODSEQ]: the mailbox keeps no mod-sequences (RFC 7162 3.1.2.2) */
+    bool uidvalidity_changed; /* SELECT QRESYNC: the server's UIDVALIDITY is not the caller's,
+                                 so it ignored the QRESYNC data (RFC 7162 3.2.5) */
     char flags[MJ_IMAP_FLAGS_KEEP];          /* "\Answered \Seen ..." (escaped) */
     char permanentflags[MJ_IMAP_FLAGS_KEEP]; /* "" when not sent */
 } mj_imap_mailbox_info;
@@ -345,7 +349,7 @@ mj_outcome mj_imap_append(mj_imap *s, const char *mailbox, const char *flags, ui
 
 /*
  * IDLE (RFC 2177) until seconds pass or, with until_event, the first
- * untagged EXISTS / EXPUNGE / FETCH; then DONE.  *events_out (may be NULL)
+ * untagged EXISTS / EXPUNGE / FETCH / VANISHED; then DONE.  *events_out (may be NULL)
  * counts the untagged responses received while idling.
  */
 mj_outcome mj_imap_idle(mj_imap *s, unsigned seconds, bool until_event,
@@ -428,6 +432,125 @@ typedef mj_outcome (*mj_imap_thread_fn)(void *ctx, uint32_t number, unsigned dep
  */
 mj_outcome mj_imap_thread(mj_imap *s, bool uid, const char *algorithm, const char *charset,
                           const char *search, mj_imap_thread_fn fn, void *ctx) MJ_MUST_CHECK;
+/* ---- CONDSTORE, QRESYNC, UID EXPUNGE (RFC 7162, RFC 4315) ---------------------------- */
+
+/*
+ * What these functions do when the server lacks the capability they need
+ * (CONDSTORE, QRESYNC, UIDPLUS): MJ_USAGE / MJ_R_BAD_ARGUMENT with a message
+ * naming the capability, and nothing sent -- the caller asked for something
+ * this session cannot express, as with any other argument the client
+ * refuses.  Mod-sequences are 63-bit (RFC 7162 mod-sequence-value): a value
+ * over 2^63-1 from the caller is MJ_USAGE, from the server MJ_PROTOCOL_ERROR /
+ * MJ_R_NUMBER_OVERFLOW (the session is then FAILED).
+ *
+ * UID sets from the server (VANISHED, MODIFIED) are validated (uniqueid =
+ * nz-number of 32 bits, ranges a:b in either order, ',' between, no '*')
+ * and handed over as the text sent plus the count of UIDs it covers; they
+ * are never expanded into memory, so "1:4294967295" costs nothing.  Walk one
+ * with mj_imap_uid_set_next.
+ */
+
+/* The capability bits ENABLEd on this session (RFC 5161 ENABLED, QRESYNC
+ * implying CONDSTORE), plus CONDSTORE once a CONDSTORE-enabling command
+ * (SELECT (CONDSTORE), FETCH CHANGEDSINCE, STORE UNCHANGEDSINCE) succeeded. */
+uint32_t mj_imap_enabled(const mj_imap *s);
+
+/*
+ * ENABLE CONDSTORE, or ENABLE QRESYNC (which implies CONDSTORE) when qresync.
+ * Needs the capability advertised (else MJ_USAGE, nothing sent); already
+ * enabled: MJ_OK without a byte.  An OK without the name in * ENABLED is
+ * MJ_SERVER_REFUSED.  RFC 5161: only before a mailbox is selected (in the
+ * selected state: MJ_USAGE).
+ */
+mj_outcome mj_imap_enable_condstore(mj_imap *s, bool qresync) MJ_MUST_CHECK;
+
+/*
+ * Unsolicited changes, reported while set, whatever command runs (NOOP,
+ * IDLE, SELECT, EXPUNGE, UID EXPUNGE, FETCH ... VANISHED).  Each may be NULL.
+ *  vanished: one VANISHED response; earlier: "(EARLIER)" (QRESYNC SELECT or
+ *    UID FETCH VANISHED; not counted against exists).  A plain VANISHED
+ *    lowers the selected mailbox's exists by count (never below 0).
+ *    uid_set is valid during the call only.
+ *  expunge: one "* n EXPUNGE" (exists already lowered).
+ *  message: one "* n FETCH" outside FETCH and STORE (those report to their
+ *    own callbacks): the flag changes of SELECT QRESYNC, NOOP, IDLE.
+ * Returning non-MJ_OK fails the command with that outcome (the responses are
+ * still read to the tagged reply).  cb is borrowed: it must outlive its use;
+ * NULL stops the reports.
+ */
+typedef struct mj_imap_changes_cb {
+    mj_outcome (*vanished)(void *ctx, bool earlier, const char *uid_set, uint64_t count);
+    mj_outcome (*expunge)(void *ctx, uint32_t seq);
+    mj_outcome (*message)(void *ctx, const mj_imap_message *m);
+    void *ctx;
+} mj_imap_changes_cb;
+void mj_imap_set_changes(mj_imap *s, const mj_imap_changes_cb *cb);
+
+/*
+ * Walk a uid set validated by the library (VANISHED, MODIFIED): *pos starts
+ * at 0; each call gives one range (*first <= *last) and returns true, false
+ * at the end or on text that is not a uid set.  Never allocates.
+ */
+bool mj_imap_uid_set_next(const char *set, size_t *pos, uint32_t *first, uint32_t *last);
+
+/* SELECT / EXAMINE parameters (RFC 7162 3.1.8, 3.2.5); zero-initialised: none. */
+typedef struct mj_imap_select_params {
+    bool condstore;         /* "(CONDSTORE)": needs CONDSTORE */
+    bool qresync;           /* "(QRESYNC (uidvalidity modseq [known-uids [seq-match]]))":
+                               needs QRESYNC; ENABLE QRESYNC is sent first when not yet
+                               enabled (authenticated state only) */
+    uint32_t uidvalidity;   /* QRESYNC: the caller's cached UIDVALIDITY (nz) */
+    uint64_t modseq;        /* QRESYNC: the last HIGHESTMODSEQ it saw (1 .. 2^63-1) */
+    const char *known_uids; /* QRESYNC: NULL, or the UIDs it knows (uid set, no '*') */
+    const char *seq_match;  /* QRESYNC: NULL, or with known_uids and uid_match: message */
+    const char *uid_match;  /*   numbers and their UIDs, "(seq_match uid_match)" */
+} mj_imap_select_params;
+
+/*
+ * SELECT / EXAMINE with parameters (p may be NULL: mj_imap_select).  The
+ * VANISHED (EARLIER) set and the FETCH (UID FLAGS MODSEQ) changes the server
+ * sends go to the changes callbacks (mj_imap_set_changes).  *out (may be
+ * NULL) gets the state, with highestmodseq / nomodseq and, for QRESYNC,
+ * uidvalidity_changed when the server's UIDVALIDITY differs from
+ * p->uidvalidity (it then ignores the QRESYNC data: the cache is void).
+ */
+mj_outcome mj_imap_select_ex(mj_imap *s, const char *mailbox, bool read_only,
+                             const mj_imap_select_params *p,
+                             mj_imap_mailbox_info *out) MJ_MUST_CHECK;
+
+/*
+ * FETCH / UID FETCH set items (CHANGEDSINCE changedsince [VANISHED])
+ * (RFC 7162 3.1.4.1, 3.2.6).  Needs CONDSTORE; changedsince 1 .. 2^63-1.
+ * vanished: needs uid and QRESYNC enabled (mj_imap_enable_condstore before
+ * SELECT), else MJ_USAGE; the VANISHED (EARLIER) responses go to the changes
+ * callbacks, the FETCH responses to cb as mj_imap_fetch.
+ */
+mj_outcome mj_imap_fetch_changed(mj_imap *s, bool uid, const char *set, const char *items,
+                                 uint64_t changedsince, bool vanished,
+                                 const mj_imap_fetch_cb *cb) MJ_MUST_CHECK;
+
+/*
+ * STORE / UID STORE set (UNCHANGEDSINCE unchangedsince) ... (RFC 7162
+ * 3.1.3): mj_imap_store with the condition; needs CONDSTORE;
+ * unchangedsince 0 .. 2^63-1.  A tagged OK or NO carrying [MODIFIED set] is
+ * the conditional store's partial success and returns MJ_OK: the messages
+ * of the set (numbers for STORE, UIDs for UID STORE) were NOT changed, the
+ * others were (after a NO [MODIFIED], re-fetch to be sure).  *modified_out
+ * (may be NULL) is that set, owned by s and valid until the next command,
+ * or NULL when every message passed the test.  A NO without MODIFIED is
+ * refused as usual.
+ */
+mj_outcome mj_imap_store_unchanged(mj_imap *s, bool uid, const char *set,
+                                   mj_imap_store_mode mode, const char *flags, bool silent,
+                                   uint64_t unchangedsince, const mj_imap_fetch_cb *cb,
+                                   const char **modified_out) MJ_MUST_CHECK;
+
+/*
+ * UID EXPUNGE uid_set (RFC 4315 2.1; part of IMAP4rev2): needs UIDPLUS or
+ * IMAP4rev2.  The expunged messages are reported to the changes callbacks
+ * (EXPUNGE sequence numbers, or VANISHED UIDs once QRESYNC is enabled).
+ */
+mj_outcome mj_imap_uid_expunge(mj_imap *s, const char *uid_set) MJ_MUST_CHECK;
 
 /* ---- the rest ------------------------------------------------------------------- */
 

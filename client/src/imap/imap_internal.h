@@ -4,7 +4,9 @@
  * STARTTLS), auth.c (LOGIN, AUTHENTICATE), strings.c (argument checks,
  * atom/quoted/literal choice, modified UTF-7), mailbox.c (mailbox commands)
  * message.c (FETCH, SEARCH, STORE, COPY/MOVE, APPEND, IDLE, QUOTA) and
- * ext.c (MULTIAPPEND, GETQUOTA, SORT, THREAD, ENABLE IMAP4rev2).
+ * ext.c (MULTIAPPEND, GETQUOTA, SORT, THREAD, ENABLE IMAP4rev2) and
+ * condstore.c (CONDSTORE / QRESYNC: ENABLE, SELECT parameters, VANISHED,
+ * MODSEQ codes, CHANGEDSINCE, UNCHANGEDSINCE; UID EXPUNGE).
  * Internal.
  */
 #ifndef MJ_IMAP_INTERNAL_H
@@ -69,6 +71,7 @@ typedef enum imap_cmd {
     IMAP_CMD_UID_SORT,
     IMAP_CMD_THREAD,
     IMAP_CMD_UID_THREAD,
+    IMAP_CMD_UID_EXPUNGE,
     IMAP_CMD_COUNT
 } imap_cmd;
 
@@ -138,6 +141,11 @@ struct mj_imap {
     size_t source_next;
     bool rev2;            /* IMAP4rev2 enabled (ext.c) */
     bool post_auth_done;  /* the post-authentication ENABLEs were run */
+    /* CONDSTORE / QRESYNC (condstore.c) */
+    uint32_t enabled;                  /* mj_imap_cap bits enabled (mj_imap_enabled) */
+    const mj_imap_changes_cb *changes; /* borrowed; NULL: none */
+    bool fetch_cmd;                    /* a FETCH / STORE runs: its hook reports FETCH */
+    char *modified;                    /* [MODIFIED set] of the last tagged reply (malloc) */
 };
 
 /* The ONLY way to change s->state (logs the change when MJ_DEBUG is set). */
@@ -191,6 +199,34 @@ typedef struct imap_quota_ctx {
 mj_outcome imap_quota_hook(mj_imap *s, void *ctx, const mj_imap_response *r);
 /* "[APPENDUID v uids]" / "[COPYUID v src dst]" arguments (message.c). */
 void imap_parse_uidplus(const char *args, bool copy, mj_imap_uidplus *out);
+/* ---- message.c / mailbox.c, shared with condstore.c ---- */
+
+/* Decode one "* n FETCH (...)" and give it to cb->message (cb may be NULL). */
+mj_outcome imap_fetch_response(mj_imap *s, const mj_imap_response *r,
+                               const mj_imap_fetch_cb *cb) MJ_MUST_CHECK;
+/* FETCH / UID FETCH set items [modifier] ("(CHANGEDSINCE n)"; NULL: none). */
+mj_outcome imap_fetch(mj_imap *s, bool uid, const char *set, const char *items,
+                      const char *modifier, const mj_imap_fetch_cb *cb) MJ_MUST_CHECK;
+/* STORE / UID STORE set [modifier] item (flags); modifier "(UNCHANGEDSINCE n)" or NULL. */
+mj_outcome imap_store(mj_imap *s, bool uid, const char *set, mj_imap_store_mode mode,
+                      const char *flags, bool silent, const char *modifier,
+                      const mj_imap_fetch_cb *cb) MJ_MUST_CHECK;
+/* SELECT / EXAMINE mailbox [params] ("(CONDSTORE)"...; NULL: none). */
+mj_outcome imap_select(mj_imap *s, const char *mailbox, bool read_only, const char *params,
+                       mj_imap_mailbox_info *out) MJ_MUST_CHECK;
+
+/* ---- condstore.c ---- */
+
+/* Untagged "VANISHED [(EARLIER)] uid-set" in any state (common table). */
+mj_outcome imap_u_vanished(mj_imap *s, const mj_imap_response *r) MJ_MUST_CHECK;
+/* Untagged "* n FETCH" outside FETCH / STORE: to s->changes->message. */
+mj_outcome imap_u_fetch(mj_imap *s, const mj_imap_response *r) MJ_MUST_CHECK;
+/* Untagged "* n EXPUNGE": to s->changes->expunge. */
+mj_outcome imap_u_expunged(mj_imap *s, uint32_t seq) MJ_MUST_CHECK;
+/* RFC 7162 resp-text-codes of a status response (untagged, or tagged):
+   [HIGHESTMODSEQ n] and [NOMODSEQ] on OK, [MODIFIED set] on OK or NO
+   (kept in s->modified).  A malformed one is MJ_PROTOCOL_ERROR. */
+mj_outcome imap_condstore_code(mj_imap *s, const mj_imap_response *r) MJ_MUST_CHECK;
 
 /* ---- strings.c ---- */
 

@@ -72,6 +72,9 @@ static mj_outcome enabled_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
     imap_caps_from_nodes(s, r->data);
     *bits |= s->caps.bits;
     s->caps = keep;
+    s->enabled |= *bits;
+    if (*bits & MJ_IMAP_CAP_QRESYNC) /* RFC 7162 3.2.3: QRESYNC implies CONDSTORE */
+        s->enabled |= MJ_IMAP_CAP_CONDSTORE;
     return MJ_OK;
 }
 
@@ -195,15 +198,17 @@ static void info_reset(mj_imap_mailbox_info *m)
     m->exists = m->recent = m->unseen = m->uidvalidity = m->uidnext = m->highestmodseq = -1;
 }
 
-mj_outcome mj_imap_select(mj_imap *s, const char *mailbox, bool read_only, mj_imap_mailbox_info *out)
+mj_outcome imap_select(mj_imap *s, const char *mailbox, bool read_only, const char *params,
+                       mj_imap_mailbox_info *out)
 {
-    imap_part parts[] = {{IMAP_P_MAILBOX, mailbox, false, "mailbox name", false}};
+    imap_part parts[] = {{IMAP_P_MAILBOX, mailbox, false, "mailbox name", false},
+                         {IMAP_P_RAW, params, false, "select parameters", false}};
     if (imap_check_arg(s, "mailbox name", mailbox) != MJ_OK)
         return MJ_USAGE;
     info_reset(&s->sel);
     s->has_selected = false;
-    mj_outcome o = imap_run(s, read_only ? IMAP_CMD_EXAMINE : IMAP_CMD_SELECT, parts, 1, NULL, NULL,
-                            MJ_SERVER_REFUSED, NULL);
+    mj_outcome o = imap_run(s, read_only ? IMAP_CMD_EXAMINE : IMAP_CMD_SELECT, parts,
+                            params != NULL ? 2 : 1, NULL, NULL, MJ_SERVER_REFUSED, NULL);
     if (o != MJ_OK) {
         if (s->state == MJ_IMAP_STATE_SELECTED) /* RFC 9051 §6.3.2: a failed SELECT deselects */
             imap_set_state(s, MJ_IMAP_STATE_AUTHENTICATED);
@@ -216,6 +221,11 @@ mj_outcome mj_imap_select(mj_imap *s, const char *mailbox, bool read_only, mj_im
     if (out != NULL)
         *out = s->sel;
     return MJ_OK;
+}
+
+mj_outcome mj_imap_select(mj_imap *s, const char *mailbox, bool read_only, mj_imap_mailbox_info *out)
+{
+    return imap_select(s, mailbox, read_only, NULL, out);
 }
 
 static const struct {

@@ -123,11 +123,8 @@ static mj_outcome fetch_item(mj_imap *s, const mj_imap_fetch_cb *cb, uint32_t se
     return MJ_OK;
 }
 
-static mj_outcome fetch_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
+mj_outcome imap_fetch_response(mj_imap *s, const mj_imap_response *r, const mj_imap_fetch_cb *cb)
 {
-    fetch_ctx *fc = ctx;
-    if (!r->has_number || strcasecmp(r->name, "FETCH") != 0)
-        return MJ_OK;
     const mj_imap_node *list = r->data;
     if (r->number == 0) /* nz-number: message sequence numbers start at 1 (RFC 9051 2.3.1.2) */
         return malformed(s, "FETCH (message number 0)");
@@ -136,11 +133,19 @@ static mj_outcome fetch_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
     const char *flags[IMAP_FETCH_FLAGS_MAX];
     mj_imap_message m = {.seq = r->number, .flags = flags};
     for (const mj_imap_node *a = list->first; a != NULL; a = a->next->next) {
-        mj_outcome o = fetch_item(s, fc->cb, r->number, a, a->next, &m, flags);
+        mj_outcome o = fetch_item(s, cb, r->number, a, a->next, &m, flags);
         if (o != MJ_OK)
             return o;
     }
-    return fc->cb != NULL && fc->cb->message != NULL ? fc->cb->message(fc->cb->ctx, &m) : MJ_OK;
+    return cb != NULL && cb->message != NULL ? cb->message(cb->ctx, &m) : MJ_OK;
+}
+
+static mj_outcome fetch_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
+{
+    fetch_ctx *fc = ctx;
+    if (!r->has_number || strcasecmp(r->name, "FETCH") != 0)
+        return MJ_OK;
+    return imap_fetch_response(s, r, fc->cb);
 }
 
 /* Run a command whose FETCH responses go to cb (bodies streamed through the sink). */
@@ -149,9 +154,11 @@ static mj_outcome with_fetch(mj_imap *s, imap_cmd cmd, const imap_part *parts, s
 {
     fetch_ctx fc = {cb};
     s->fetch_cb = cb;
+    s->fetch_cmd = true;
     mj_error_clear(&s->fetch_err);
     mj_outcome o = imap_run(s, cmd, parts, n, fetch_hook, &fc, MJ_SERVER_REFUSED, done);
     s->fetch_cb = NULL;
+    s->fetch_cmd = false;
     return o;
 }
 
@@ -165,8 +172,8 @@ static bool mentions_binary(const char *items)
     return false;
 }
 
-mj_outcome mj_imap_fetch(mj_imap *s, bool uid, const char *set, const char *items,
-                         const mj_imap_fetch_cb *cb)
+mj_outcome imap_fetch(mj_imap *s, bool uid, const char *set, const char *items,
+                      const char *modifier, const mj_imap_fetch_cb *cb)
 {
     if (imap_check_set(s, set) != MJ_OK || imap_check_raw(s, "fetch items", items) != MJ_OK)
         return MJ_USAGE;
@@ -177,10 +184,12 @@ mj_outcome mj_imap_fetch(mj_imap *s, bool uid, const char *set, const char *item
     imap_part parts[] = {
         {IMAP_P_RAW, set, false, "sequence set", false},
         {IMAP_P_RAW, items, false, "fetch items", false},
+        {IMAP_P_RAW, modifier, false, "fetch modifiers", false},
     };
     imap_done done;
     memset(&done, 0, sizeof done);
-    mj_outcome o = with_fetch(s, uid ? IMAP_CMD_UID_FETCH : IMAP_CMD_FETCH, parts, 2, cb, &done);
+    mj_outcome o = with_fetch(s, uid ? IMAP_CMD_UID_FETCH : IMAP_CMD_FETCH, parts,
+                              modifier != NULL ? 3 : 2, cb, &done);
     if (o == MJ_SERVER_REFUSED && strcasecmp(done.code, "UNKNOWN-CTE") == 0) /* RFC 3516 §4.3 */
         return mj_error_set(mj_conn_error(s->conn), MJ_SERVER_REFUSED, MJ_R_NONE,
                             "the server cannot decode the part's Content-Transfer-Encoding for "
@@ -189,10 +198,17 @@ mj_outcome mj_imap_fetch(mj_imap *s, bool uid, const char *set, const char *item
     return o;
 }
 
+mj_outcome mj_imap_fetch(mj_imap *s, bool uid, const char *set, const char *items,
+                         const mj_imap_fetch_cb *cb)
+{
+    return imap_fetch(s, uid, set, items, NULL, cb);
+}
+
 /* ---- STORE ------------------------------------------------------------------------------------ */
 
-mj_outcome mj_imap_store(mj_imap *s, bool uid, const char *set, mj_imap_store_mode mode,
-                         const char *flags, bool silent, const mj_imap_fetch_cb *cb)
+mj_outcome imap_store(mj_imap *s, bool uid, const char *set, mj_imap_store_mode mode,
+                      const char *flags, bool silent, const char *modifier,
+                      const mj_imap_fetch_cb *cb)
 {
     static const char *const items[][2] = {
         [MJ_IMAP_STORE_ADD] = {"+FLAGS", "+FLAGS.SILENT"},
@@ -205,12 +221,22 @@ mj_outcome mj_imap_store(mj_imap *s, bool uid, const char *set, mj_imap_store_mo
         return MJ_USAGE;
     imap_part parts[] = {
         {IMAP_P_RAW, set, false, "sequence set", false},
+        {IMAP_P_RAW, modifier, false, "store modifiers", false},
         {IMAP_P_RAW, items[mode][silent ? 1 : 0], false, "item", false},
         {IMAP_P_RAW, "(", false, "flags", false},
         {IMAP_P_RAW, flags, false, "flags", true},
         {IMAP_P_RAW, ")", false, "flags", true},
     };
-    return with_fetch(s, uid ? IMAP_CMD_UID_STORE : IMAP_CMD_STORE, parts, 5, cb, NULL);
+    if (modifier == NULL) /* no modifier: the part is left out */
+        parts[1] = parts[0];
+    return with_fetch(s, uid ? IMAP_CMD_UID_STORE : IMAP_CMD_STORE,
+                      modifier != NULL ? parts : parts + 1, modifier != NULL ? 6 : 5, cb, NULL);
+}
+
+mj_outcome mj_imap_store(mj_imap *s, bool uid, const char *set, mj_imap_store_mode mode,
+                         const char *flags, bool silent, const mj_imap_fetch_cb *cb)
+{
+    return imap_store(s, uid, set, mode, flags, silent, NULL, cb);
 }
 
 /* ---- SEARCH -------------------------------------------------------------------------------------- */
@@ -396,6 +422,8 @@ static mj_outcome idle_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
         (strcasecmp(r->name, "EXISTS") == 0 || strcasecmp(r->name, "EXPUNGE") == 0 ||
          strcasecmp(r->name, "FETCH") == 0))
         ic->stop = true;
+    if (ic->until_event && !r->has_number && strcasecmp(r->name, "VANISHED") == 0)
+        ic->stop = true; /* RFC 7162 3.2.10: QRESYNC's EXPUNGE */
     return MJ_OK;
 }
 

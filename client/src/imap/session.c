@@ -6,7 +6,8 @@
  * and responses), §5.5 (one command at a time here), §6.1 (CAPABILITY,
  * NOOP, LOGOUT), §6.2.1 (STARTTLS), §7 (responses, untagged data in every
  * state); RFC 2595 §3.1 (STARTTLS hygiene); RFC 5530 (response codes);
- * RFC 7888 (LITERAL+ / LITERAL-).
+ * RFC 7888 (LITERAL+ / LITERAL-); RFC 7162 and RFC 4315 through condstore.c
+ * (VANISHED, MODSEQ codes in the common handling; the UID EXPUNGE row).
  *
  * Every command goes through imap_run: the arguments are checked before a
  * byte leaves, the responses are read through the resumable parser
@@ -149,6 +150,7 @@ static const struct {
     [IMAP_CMD_UID_SORT] = {"UID SORT", S_SE},
     [IMAP_CMD_THREAD] = {"THREAD", S_SE},
     [IMAP_CMD_UID_THREAD] = {"UID THREAD", S_SE},
+    [IMAP_CMD_UID_EXPUNGE] = {"UID EXPUNGE", S_SE},
 };
 
 const char *imap_verb(imap_cmd cmd)
@@ -302,8 +304,6 @@ static void status_code(mj_imap *s, const mj_imap_response *r)
         s->sel.uidnext = code_number(r);
     } else if (strcasecmp(c, "UNSEEN") == 0) {
         s->sel.unseen = code_number(r);
-    } else if (strcasecmp(c, "HIGHESTMODSEQ") == 0) {
-        s->sel.highestmodseq = code_number(r);
     } else if (strcasecmp(c, "PERMANENTFLAGS") == 0) {
         flags_text(r->code_data, s->sel.permanentflags, sizeof s->sel.permanentflags);
     } else if (strcasecmp(c, "READ-ONLY") == 0) {
@@ -315,6 +315,9 @@ static void status_code(mj_imap *s, const mj_imap_response *r)
 
 static mj_outcome u_status(mj_imap *s, const mj_imap_response *r)
 {
+    mj_outcome o = imap_condstore_code(s, r);
+    if (o != MJ_OK)
+        return o;
     status_code(s, r);
     if (r->status == MJ_IMAP_ST_BYE) {
         s->bye = true;
@@ -344,10 +347,9 @@ static mj_outcome u_recent(mj_imap *s, const mj_imap_response *r)
 
 static mj_outcome u_expunge(mj_imap *s, const mj_imap_response *r)
 {
-    (void)r;
     if (s->sel.exists > 0)
         s->sel.exists--;
-    return MJ_OK;
+    return imap_u_expunged(s, r->number);
 }
 
 static mj_outcome u_flags(mj_imap *s, const mj_imap_response *r)
@@ -367,6 +369,7 @@ static const struct {
     {"PREAUTH", false, u_status},     {"CAPABILITY", false, u_capability},
     {"EXISTS", true, u_exists},       {"RECENT", true, u_recent},
     {"EXPUNGE", true, u_expunge},     {"FLAGS", false, u_flags},
+    {"VANISHED", false, imap_u_vanished}, {"FETCH", true, imap_u_fetch},
 };
 
 mj_outcome imap_untagged(mj_imap *s, const mj_imap_response *r, imap_untagged_fn hook, void *ctx)
@@ -399,6 +402,9 @@ mj_outcome imap_tagged(mj_imap *s, const mj_imap_response *r, imap_done *done)
     done->status = r->status;
     keep_text(r, done->text, sizeof done->text);
     s->caps_in_reply = false;
+    mj_outcome o = imap_condstore_code(s, r);
+    if (o != MJ_OK)
+        return imap_fail_if_fatal(s, o);
     if (r->code != NULL) {
         mj_escape(r->code, strlen(r->code), done->code, sizeof done->code);
         mj_escape(r->code_args, strlen(r->code_args), done->code_args, sizeof done->code_args);
@@ -934,6 +940,7 @@ void mj_imap_close(mj_imap *s)
         return;
     mj_conn_close(s->conn);
     mj_imap_parser_free(s->parser);
+    free(s->modified);
     free(s);
 }
 
