@@ -93,6 +93,7 @@ typedef struct mj_cli_options {
     unsigned to_notify[MJ_CLI_RCPT_MAX];  /* --rcpt-notify for to[i]; 0 = --notify */
     const char *orcpt[MJ_CLI_RCPT_MAX];   /* --orcpt for to[i]; NULL = none */
     bool has_orcpt;
+    bool compress;             /* --compress: IMAP COMPRESS=DEFLATE after login when offered */
     const char *op; /* NULL when absent */
     int n_args;
     char **args; /* the operation's own arguments (into argv) */

@@ -7,7 +7,8 @@
  * runs, and sends LOGOUT (whose answer does not change the outcome).
  * Operations on messages take the mailbox first; a trailing word "uid"
  * makes the set a UID set (UID FETCH, UID STORE, ...).
- * Results follow SCENARIOS.md / scenarios/FORMAT.md: login {capabilities};
+ * Results follow SCENARIOS.md / scenarios/FORMAT.md: login {capabilities,
+ * compressed} (--compress: COMPRESS=DEFLATE after login when offered);
  * list {mailboxes: [{name, delimiter, attributes}]}; select {exists, recent,
  * uidvalidity, uidnext, flags, ...}; fetch {messages: [{seq, uid, flags,
  * size, body_sha256}]}; store {messages}; copy/move {copyuid};
@@ -45,6 +46,7 @@ static mj_outcome open_session(const mj_cli_options *opts, const mj_conn_config 
     mj_imap_options io;
     memset(&io, 0, sizeof io);
     io.policy.allow_insecure_auth = opts->allow_insecure_auth;
+    io.compress = opts->compress;
     if (need_login && opts->user[0] == '\0')
         return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
                             "%s needs a login: give --user (or user@ in the URL)", opts->op);
@@ -146,6 +148,7 @@ static mj_outcome do_capability(mj_imap *s, const mj_cli_options *opts, json_t *
         return o;
     json_object_set_new(r, "capabilities", caps_json(s));
     json_object_set_new(r, "tls", json_boolean(mj_conn_tls_state(mj_imap_conn(s)) != MJ_TLS_NONE));
+    json_object_set_new(r, "compressed", json_boolean(mj_conn_compressed(mj_imap_conn(s))));
     return MJ_OK;
 }
 
@@ -155,6 +158,7 @@ static mj_outcome do_login(mj_imap *s, const mj_cli_options *opts, json_t *r)
 {
     (void)opts;
     json_object_set_new(r, "capabilities", caps_json(s));
+    json_object_set_new(r, "compressed", json_boolean(mj_conn_compressed(mj_imap_conn(s))));
     return MJ_OK;
 }
 

@@ -352,6 +352,13 @@ static mj_outcome opt_smtputf8(mj_cli_options *o, const char *v, mj_error *err)
     return MJ_OK;
 }
 
+static mj_outcome opt_compress(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->compress = true;
+    return MJ_OK;
+}
+
 static mj_outcome opt_requiretls(mj_cli_options *o, const char *v, mj_error *err)
 {
     (void)v, (void)err;
@@ -494,6 +501,8 @@ static const struct opt_row opt_table[] = {
      "SMTP DSN: NOTIFY for the --to before it (overrides --notify)"},
     {"orcpt", '\0', "ADDRESS", opt_orcpt,
      "SMTP DSN: the original recipient (rfc822) of the --to before it"},
+    {"compress", '\0', NULL, opt_compress,
+     "IMAP: COMPRESS=DEFLATE after login when the server offers it (RFC 4978)"},
     {"version", 'V', NULL, opt_version, "print the version and exit"},
     {"help", 'h', NULL, opt_help, "print this help and exit"},
 };

@@ -6,7 +6,8 @@
  * (ID), RFC 5161 (ENABLE), RFC 2342 (NAMESPACE), RFC 5258 (LIST-EXTENDED),
  * RFC 6154 (SPECIAL-USE), RFC 4315 (UIDPLUS), RFC 6851 (MOVE), RFC 2177
  * (IDLE), RFC 4731 (ESEARCH), RFC 9208 (QUOTA), RFC 3691 (UNSELECT),
- * RFC 6855 (UTF8=ACCEPT), RFC 5530 (response codes), RFC 8314 (993).
+ * RFC 6855 (UTF8=ACCEPT), RFC 5530 (response codes), RFC 8314 (993),
+ * RFC 4978 (COMPRESS=DEFLATE).
  *
  * One mj_imap session owns one mj_conn.  Every function that talks to the
  * server returns an mj_outcome and records the error in mj_imap_error(s)
@@ -81,7 +82,8 @@ typedef enum mj_imap_cap {
     MJ_IMAP_CAP_QUOTA = 1u << 20,
     MJ_IMAP_CAP_UNSELECT = 1u << 21,
     MJ_IMAP_CAP_CHILDREN = 1u << 22,
-    MJ_IMAP_CAP_BINARY = 1u << 23
+    MJ_IMAP_CAP_BINARY = 1u << 23,
+    MJ_IMAP_CAP_COMPRESS_DEFLATE = 1u << 24
 } mj_imap_cap;
 
 /* What the server advertised last.  Forgotten after STARTTLS and after
@@ -115,6 +117,8 @@ typedef struct mj_imap_options {
     bool strict;           /* parse strictly (no tolerance of named server quirks) */
     bool no_literal_plus;  /* never send non-synchronizing literals */
     bool utf8;             /* ENABLE UTF8=ACCEPT after login when advertised */
+    bool compress;         /* COMPRESS DEFLATE after login when advertised (mj_imap_compress);
+                              a server without it, NO or BAD leave the session uncompressed */
 } mj_imap_options;
 
 typedef struct mj_imap mj_imap;
@@ -149,6 +153,21 @@ mj_outcome mj_imap_start(mj_conn *c, mj_security security, const mj_imap_options
  */
 mj_outcome mj_imap_login(mj_imap *s, const mj_sasl_creds *creds,
                          mj_sasl_mech forced) MJ_MUST_CHECK;
+
+/*
+ * COMPRESS DEFLATE (RFC 4978), in the authenticated or selected state, when
+ * the capabilities (asked for first if unknown) list COMPRESS=DEFLATE.  On
+ * the tagged OK both directions are compressed from the next byte
+ * (mj_conn_compress; bytes the server sent after its OK are the start of
+ * its compressed stream).  Outcomes: MJ_USAGE when compression is already
+ * on (nothing sent); MJ_SERVER_REFUSED when COMPRESS=DEFLATE is not
+ * advertised (nothing sent), and for NO (e.g. [COMPRESSIONACTIVE]: another
+ * layer compresses) or BAD, after which the session goes on uncompressed;
+ * the connection's failures otherwise.  Whether it is on:
+ * mj_conn_compressed(mj_imap_conn(s)).  STARTTLS cannot follow (it is for
+ * the not-authenticated state, and the layer refuses it).
+ */
+mj_outcome mj_imap_compress(mj_imap *s) MJ_MUST_CHECK;
 
 /* CAPABILITY (forgets the old list first). */
 mj_outcome mj_imap_capability(mj_imap *s) MJ_MUST_CHECK;

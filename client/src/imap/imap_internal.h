@@ -63,6 +63,7 @@ typedef enum imap_cmd {
     IMAP_CMD_UID_STORE,
     IMAP_CMD_UID_COPY,
     IMAP_CMD_UID_MOVE,
+    IMAP_CMD_COMPRESS,
     IMAP_CMD_COUNT
 } imap_cmd;
 

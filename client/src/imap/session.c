@@ -6,7 +6,8 @@
  * and responses), §5.5 (one command at a time here), §6.1 (CAPABILITY,
  * NOOP, LOGOUT), §6.2.1 (STARTTLS), §7 (responses, untagged data in every
  * state); RFC 2595 §3.1 (STARTTLS hygiene); RFC 5530 (response codes);
- * RFC 7888 (LITERAL+ / LITERAL-).
+ * RFC 7888 (LITERAL+ / LITERAL-); RFC 4978 §3 (COMPRESS: the layer
+ * starts right after the tagged OK).
  *
  * Every command goes through imap_run: the arguments are checked before a
  * byte leaves, the responses are read through the resumable parser
@@ -144,6 +145,7 @@ static const struct {
     [IMAP_CMD_UID_STORE] = {"UID STORE", S_SE},
     [IMAP_CMD_UID_COPY] = {"UID COPY", S_SE},
     [IMAP_CMD_UID_MOVE] = {"UID MOVE", S_SE},
+    [IMAP_CMD_COMPRESS] = {"COMPRESS DEFLATE", S_AU | S_SE}, /* RFC 4978 §5: command-auth */
 };
 
 const char *imap_verb(imap_cmd cmd)
@@ -219,6 +221,7 @@ static const struct {
     {"LIST-STATUS", MJ_IMAP_CAP_LIST_STATUS}, {"UTF8=ACCEPT", MJ_IMAP_CAP_UTF8_ACCEPT},
     {"QUOTA", MJ_IMAP_CAP_QUOTA},             {"UNSELECT", MJ_IMAP_CAP_UNSELECT},
     {"CHILDREN", MJ_IMAP_CAP_CHILDREN},       {"BINARY", MJ_IMAP_CAP_BINARY},
+    {"COMPRESS=DEFLATE", MJ_IMAP_CAP_COMPRESS_DEFLATE},
 };
 
 /* One capability word (ATOM; a rev2 server may not quote them). */
@@ -840,6 +843,32 @@ static mj_outcome negotiate_tls(mj_imap *s)
     snprintf(why, sizeof why, "the server answered STARTTLS with %s %s",
              done.status == MJ_IMAP_ST_BAD ? "BAD" : "NO", done.text);
     return starttls_unavailable(s, why);
+}
+
+/* ---- COMPRESS (RFC 4978) ------------------------------------------------------------------------ */
+
+mj_outcome mj_imap_compress(mj_imap *s)
+{
+    mj_error *err = mj_conn_error(s->conn);
+    mj_outcome o = check_state(s, IMAP_CMD_COMPRESS);
+    if (o != MJ_OK)
+        return o;
+    if (mj_conn_compressed(s->conn)) /* §3: a second COMPRESS is a client bug */
+        return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                            "COMPRESS: the connection is already compressed; nothing was sent");
+    if (!s->caps.known && (o = imap_capability(s)) != MJ_OK)
+        return o;
+    if ((s->caps.bits & MJ_IMAP_CAP_COMPRESS_DEFLATE) == 0)
+        return mj_error_set(err, MJ_SERVER_REFUSED, MJ_R_NONE,
+                            "the server does not advertise COMPRESS=DEFLATE; nothing was sent");
+    o = imap_run(s, IMAP_CMD_COMPRESS, NULL, 0, NULL, NULL, MJ_SERVER_REFUSED, NULL);
+    if (o != MJ_OK) /* NO ([COMPRESSIONACTIVE]) or BAD: §3, the server did not turn it on */
+        return o;
+    /* The server compresses from the byte after its OK's CRLF: what was read
+       past it is the start of that stream, never plaintext to parse. */
+    o = mj_conn_compress(s->conn, s->in, s->in_len);
+    s->in_len = 0;
+    return imap_fail_if_fatal(s, o);
 }
 
 /* A literal sink for the parser: FETCH bodies go to the caller while the command runs. */
