@@ -862,6 +862,13 @@ mj_outcome mj_imap_compress(mj_imap *s)
         return mj_error_set(err, MJ_SERVER_REFUSED, MJ_R_NONE,
                             "the server does not advertise COMPRESS=DEFLATE; nothing was sent");
     o = imap_run(s, IMAP_CMD_COMPRESS, NULL, 0, NULL, NULL, MJ_SERVER_REFUSED, NULL);
+    if (o == MJ_PROTOCOL_ERROR) { /* the usual cause: a server that compresses too soon */
+        char why[MJ_ERROR_MESSAGE_MAX];
+        memcpy(why, err->message, sizeof why);
+        return mj_error_set(err, o, err->reason,
+                            "%s (while waiting for the plaintext reply to COMPRESS: did the "
+                            "server compress before its OK?)", why);
+    }
     if (o != MJ_OK) /* NO ([COMPRESSIONACTIVE]) or BAD: §3, the server did not turn it on */
         return o;
     /* The server compresses from the byte after its OK's CRLF: what was read
