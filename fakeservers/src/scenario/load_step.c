@@ -654,7 +654,7 @@ static bool check_compress_step(fk_ld *c, const fk_node **seen, const fk_step *s
                        st->compress ? "compress" : "compress_fault");
     if (st->compress && st->starttls.kind != FK_STARTTLS_NONE)
         return fk_fail(c, seen[ST_COMPRESS], "compress and starttls cannot be in one step: TLS "
-                                             "starts first, in an earlier step (RFC 4978 §3)");
+                                             "starts first, in an earlier step (RFC 4978 section 3)");
     if (f && st->send.kind == FK_SEND_NONE)
         return fk_fail(c, f, "compress_fault works on the step's send, and there is none");
     if (f && st->compress_fault == FK_COMPRESS_FAULT_EARLY && !st->compress)
@@ -721,7 +721,7 @@ static bool check_compress_order(fk_ld *c, const fk_node *at, const fk_script_st
                        ss->compress->pos.line, ss->compress->pos.col);
     if (st->starttls.kind != FK_STARTTLS_NONE && ss->compress)
         return fk_fail(c, at, "starttls after compress (at %u:%u): TLS goes under compression, "
-                              "so it starts first (RFC 4978 §3)",
+                              "so it starts first (RFC 4978 section 3)",
                        ss->compress->pos.line, ss->compress->pos.col);
     if (st->compress_fault != FK_COMPRESS_FAULT_NONE &&
         st->compress_fault != FK_COMPRESS_FAULT_EARLY && !ss->compress)
