@@ -516,7 +516,8 @@ static void test_compress_state_and_option(void **state)
     free(server);
 }
 
-/* The OK itself compressed: a protocol-error at once (a NUL), not a wait for an LF. */
+/* The OK itself compressed: a protocol-error at once (a NUL), not a wait for an LF
+   (the memory script then ends in a timeout, which a waiting client would report). */
 static void test_compressed_before_ok(void **state)
 {
     (void)state;
@@ -541,8 +542,9 @@ static void test_compressed_before_ok(void **state)
     assert_int_equal(mj_imap_login(f.s, &alice, MJ_SASL_NONE), MJ_OK);
     assert_int_equal(mj_imap_compress(f.s), MJ_PROTOCOL_ERROR);
     assert_int_equal(mj_imap_error(f.s)->reason, MJ_R_MALFORMED);
-    assert_non_null(strstr(mj_imap_error(f.s)->message, "NUL byte"));
-    assert_non_null(strstr(mj_imap_error(f.s)->message, "compress before its OK"));
+    assert_string_equal(mj_imap_error(f.s)->message,
+                        "binary data (a NUL byte) while waiting for the plaintext reply to "
+                        "COMPRESS: did the server compress before its OK?");
     assert_int_equal(mj_imap_get_state(f.s), MJ_IMAP_STATE_FAILED);
     assert_false(mj_conn_compressed(mj_imap_conn(f.s)));
     finish(&f);

@@ -856,16 +856,6 @@ static enum step feed_line(mj_imap_parser *p, const unsigned char *b, size_t n, 
              p->resp_off + p->lim.line_max);
         return STEP_ERR;
     }
-    /* No grammar rule of a line admits NUL, so the line is an error whatever
-       follows: say so now rather than wait for an LF that binary data (a
-       peer's DEFLATE stream, say) may never send. */
-    const unsigned char *nul = memchr(b, '\0', take);
-    if (nul != NULL) {
-        fail(p, MJ_PROTOCOL_ERROR, MJ_R_MALFORMED,
-             "IMAP response: NUL byte at byte %zu, outside a literal",
-             p->resp_off + p->line_len + (size_t)(nul - b));
-        return STEP_ERR;
-    }
     if (lf != NULL && p->line_len == 0)
         return line_done(p, b, take);
     if (!line_append(p, b, take))

@@ -176,6 +176,15 @@ static mj_outcome read_failed(mj_imap *s, mj_outcome o)
     return imap_fail_if_fatal(s, o);
 }
 
+/* A NUL in p up to its first LF (bytes after it belong to later responses,
+ * or to the compressed stream that follows the OK to COMPRESS).  A literal
+ * in an untagged response during COMPRESS would count too: servers send none. */
+static bool line_has_nul(const unsigned char *p, size_t n)
+{
+    const unsigned char *lf = memchr(p, '\n', n);
+    return memchr(p, '\0', lf != NULL ? (size_t)(lf - p) : n) != NULL;
+}
+
 mj_outcome imap_read(mj_imap *s, const mj_imap_response **r_out)
 {
     mj_error *err = mj_conn_error(s->conn);
@@ -187,6 +196,16 @@ mj_outcome imap_read(mj_imap *s, const mj_imap_response **r_out)
                 s->in_len = 0;
                 return read_failed(s, o);
             }
+        }
+        if (s->compress_wait && line_has_nul(s->in, s->in_len)) {
+            /* No response line holds a NUL, and a sync-flushed DEFLATE write
+               always ends in 00 00 FF FF: say so now, not after an LF that
+               compressed bytes may never contain (RFC 4978 section 3). */
+            s->in_len = 0;
+            imap_set_state(s, MJ_IMAP_STATE_FAILED);
+            return mj_error_set(err, MJ_PROTOCOL_ERROR, MJ_R_MALFORMED,
+                                "binary data (a NUL byte) while waiting for the plaintext reply "
+                                "to COMPRESS: did the server compress before its OK?");
         }
         size_t used = 0;
         mj_parse_result pr = mj_imap_parse(s->parser, s->in, s->in_len, &used, r_out, err);
@@ -861,14 +880,9 @@ mj_outcome mj_imap_compress(mj_imap *s)
     if ((s->caps.bits & MJ_IMAP_CAP_COMPRESS_DEFLATE) == 0)
         return mj_error_set(err, MJ_SERVER_REFUSED, MJ_R_NONE,
                             "the server does not advertise COMPRESS=DEFLATE; nothing was sent");
+    s->compress_wait = true;
     o = imap_run(s, IMAP_CMD_COMPRESS, NULL, 0, NULL, NULL, MJ_SERVER_REFUSED, NULL);
-    if (o == MJ_PROTOCOL_ERROR) { /* the usual cause: a server that compresses too soon */
-        char why[MJ_ERROR_MESSAGE_MAX];
-        memcpy(why, err->message, sizeof why);
-        return mj_error_set(err, o, err->reason,
-                            "%s (while waiting for the plaintext reply to COMPRESS: did the "
-                            "server compress before its OK?)", why);
-    }
+    s->compress_wait = false;
     if (o != MJ_OK) /* NO ([COMPRESSIONACTIVE]) or BAD: §3, the server did not turn it on */
         return o;
     /* The server compresses from the byte after its OK's CRLF: what was read
