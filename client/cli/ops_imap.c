@@ -8,7 +8,7 @@
  * Operations on messages take the mailbox first; a trailing word "uid"
  * makes the set a UID set (UID FETCH, UID STORE, ...).
  * Results follow SCENARIOS.md / scenarios/FORMAT.md: login {capabilities,
- * compressed} (--compress: COMPRESS=DEFLATE after login when offered);
+ * and with --compress compressed: whether COMPRESS=DEFLATE is on};
  * list {mailboxes: [{name, delimiter, attributes}]}; select {exists, recent,
  * uidvalidity, uidnext, flags, ...}; fetch {messages: [{seq, uid, flags,
  * size, body_sha256}]}; store {messages}; copy/move {copyuid};
@@ -142,13 +142,13 @@ static json_t *caps_json(mj_imap *s)
 
 static mj_outcome do_capability(mj_imap *s, const mj_cli_options *opts, json_t *r)
 {
-    (void)opts;
     mj_outcome o = mj_imap_capabilities(s)->known ? MJ_OK : mj_imap_capability(s);
     if (o != MJ_OK)
         return o;
     json_object_set_new(r, "capabilities", caps_json(s));
     json_object_set_new(r, "tls", json_boolean(mj_conn_tls_state(mj_imap_conn(s)) != MJ_TLS_NONE));
-    json_object_set_new(r, "compressed", json_boolean(mj_conn_compressed(mj_imap_conn(s))));
+    if (opts->compress)
+        json_object_set_new(r, "compressed", json_boolean(mj_conn_compressed(mj_imap_conn(s))));
     return MJ_OK;
 }
 
@@ -156,9 +156,9 @@ static mj_outcome do_capability(mj_imap *s, const mj_cli_options *opts, json_t *
    those mj_imap_login asked for again ([] when the server refused that CAPABILITY) */
 static mj_outcome do_login(mj_imap *s, const mj_cli_options *opts, json_t *r)
 {
-    (void)opts;
     json_object_set_new(r, "capabilities", caps_json(s));
-    json_object_set_new(r, "compressed", json_boolean(mj_conn_compressed(mj_imap_conn(s))));
+    if (opts->compress) /* COMPRESS=DEFLATE asked for: was it turned on? */
+        json_object_set_new(r, "compressed", json_boolean(mj_conn_compressed(mj_imap_conn(s))));
     return MJ_OK;
 }
 
