@@ -98,8 +98,8 @@ all: $(DEPS_STAMP) $(LIBA) $(LIBSO) $(MJ) $(MJFAKE) certs
 $(CONFIG_MK): ci/deps.sh
 	$(Q)sh ci/deps.sh
 	$(Q)mkdir -p $(dir $@)
-	$(Q){ echo "PKG_CFLAGS := $$(pkg-config --cflags openssl yaml-0.1 jansson)"; \
-	     echo "PKG_LIBS := $$(pkg-config --libs openssl yaml-0.1 jansson)"; \
+	$(Q){ echo "PKG_CFLAGS := $$(pkg-config --cflags openssl yaml-0.1 jansson zlib)"; \
+	     echo "PKG_LIBS := $$(pkg-config --libs openssl yaml-0.1 jansson zlib)"; \
 	     echo "CMOCKA_CFLAGS := $$(pkg-config --cflags cmocka)"; \
 	     echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka)"; } > $@.tmp && mv $@.tmp $@
 

@@ -6,7 +6,7 @@
 # when this list changes or a package disappears.
 set -eu
 
-PACKAGES="build-essential clang pkg-config openssl libssl-dev libyaml-dev
+PACKAGES="build-essential clang pkg-config openssl libssl-dev libyaml-dev zlib1g-dev
 libcmocka-dev libjansson-dev python3 python3-pytest python3-pytest-xdist
 python3-yaml valgrind curl"
 

@@ -106,6 +106,7 @@ typedef struct mj_cli_options {
     bool vanished;                  /* --vanished: UID FETCH (CHANGEDSINCE n VANISHED) */
     bool has_unchangedsince;        /* --unchangedsince N (0 .. 2^63-1) */
     uint64_t unchangedsince;
+    bool compress;             /* --compress: IMAP COMPRESS=DEFLATE after login when offered */
     const char *op; /* NULL when absent */
     int n_args;
     char **args; /* the operation's own arguments (into argv) */

@@ -7,7 +7,8 @@
  * runs, and sends LOGOUT (whose answer does not change the outcome).
  * Operations on messages take the mailbox first; a trailing word "uid"
  * makes the set a UID set (UID FETCH, UID STORE, ...).
- * Results follow SCENARIOS.md / scenarios/FORMAT.md: login {capabilities};
+ * Results follow SCENARIOS.md / scenarios/FORMAT.md: login {capabilities,
+ * and with --compress compressed: whether COMPRESS=DEFLATE is on};
  * list {mailboxes: [{name, delimiter, attributes}]}; select {exists, recent,
  * uidvalidity, uidnext, flags, ...}; fetch {messages: [{seq, uid, flags,
  * size, body_sha256, body_size}]}; store {messages}; copy/move {copyuid};
@@ -60,6 +61,7 @@ static mj_outcome open_session(const mj_cli_options *opts, const mj_conn_config 
     mj_imap_options io;
     memset(&io, 0, sizeof io);
     io.policy.allow_insecure_auth = opts->allow_insecure_auth;
+    io.compress = opts->compress;
     mj_outcome o = mj_imap_connect(cfg, &io, s_out, err);
     if (o != MJ_OK)
         return o;
@@ -159,12 +161,13 @@ static json_t *caps_json(mj_imap *s)
 
 static mj_outcome do_capability(mj_imap *s, const mj_cli_options *opts, json_t *r)
 {
-    (void)opts;
     mj_outcome o = mj_imap_capabilities(s)->known ? MJ_OK : mj_imap_capability(s);
     if (o != MJ_OK)
         return o;
     json_object_set_new(r, "capabilities", caps_json(s));
     json_object_set_new(r, "tls", json_boolean(mj_conn_tls_state(mj_imap_conn(s)) != MJ_TLS_NONE));
+    if (opts->compress)
+        json_object_set_new(r, "compressed", json_boolean(mj_conn_compressed(mj_imap_conn(s))));
     return MJ_OK;
 }
 
@@ -172,9 +175,10 @@ static mj_outcome do_capability(mj_imap *s, const mj_cli_options *opts, json_t *
    those mj_imap_login asked for again ([] when the server refused that CAPABILITY) */
 static mj_outcome do_login(mj_imap *s, const mj_cli_options *opts, json_t *r)
 {
-    (void)opts;
     json_object_set_new(r, "capabilities", caps_json(s));
     json_object_set_new(r, "imap4rev2", json_boolean(mj_imap_rev2(s)));
+    if (opts->compress) /* COMPRESS=DEFLATE asked for: was it turned on? */
+        json_object_set_new(r, "compressed", json_boolean(mj_conn_compressed(mj_imap_conn(s))));
     return MJ_OK;
 }
 

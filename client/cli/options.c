@@ -363,6 +363,13 @@ static mj_outcome opt_smtputf8(mj_cli_options *o, const char *v, mj_error *err)
     return MJ_OK;
 }
 
+static mj_outcome opt_compress(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->compress = true;
+    return MJ_OK;
+}
+
 static mj_outcome opt_requiretls(mj_cli_options *o, const char *v, mj_error *err)
 {
     (void)v, (void)err;
@@ -591,6 +598,8 @@ static const struct opt_row opt_table[] = {
      "IMAP fetch with --changedsince and uid: also the UIDs expunged since (QRESYNC)"},
     {"unchangedsince", '\0', "MODSEQ", opt_unchangedsince,
      "IMAP store: only messages unchanged since MODSEQ; the others are reported as modified"},
+    {"compress", '\0', NULL, opt_compress,
+     "IMAP: COMPRESS=DEFLATE after login when the server offers it (RFC 4978)"},
     {"version", 'V', NULL, opt_version, "print the version and exit"},
     {"help", 'h', NULL, opt_help, "print this help and exit"},
 };

@@ -38,6 +38,8 @@ class Adapter:
     trusts = frozenset(TRUST_MODES)
     #: result keys it cannot observe (never compared for it; noted in the report)
     unobservable = frozenset()
+    #: whether it can ask for IMAP COMPRESS=DEFLATE (client: compress: true, RFC 4978)
+    compress = False
 
     def available(self):
         """None when the client is installed, else why not."""
@@ -61,6 +63,8 @@ class Adapter:
         if scenario.client.get("mechanism") and not self.supports_mechanism(
                 scenario.client["mechanism"]):
             return f"{self.name} cannot force the SASL mechanism {scenario.client['mechanism']}"
+        if scenario.client.get("compress") and not self.compress:
+            return f"{self.name} cannot ask for COMPRESS=DEFLATE (client: compress)"
         return self.extra_na(scenario)
 
     def supports_mechanism(self, mech):

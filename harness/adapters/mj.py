@@ -261,6 +261,7 @@ OP_SECURITY = {
 class MjAdapter(Adapter):
     name = "mj"
     ops = frozenset(OPS)
+    compress = True
 
     def __init__(self, binary=None):
         self.binary = binary or os.path.join(core.BIN, "mj")
@@ -325,6 +326,8 @@ class MjAdapter(Adapter):
             cmd += ["--token-file", tok]
         if c.get("allow_insecure_auth"):
             cmd += ["--allow-insecure-auth"]
+        if c.get("compress"):
+            cmd += ["--compress"]
         words = OPS[scenario.op](scenario, workdir)
         # Operation options (--from, --to, --message) go before the URL, since
         # everything after the operation's first argument belongs to it.

@@ -94,6 +94,23 @@ mj_timeouts *mj_conn_timeouts(mj_conn *c);
  */
 mj_outcome mj_conn_starttls(mj_conn *c) MJ_MUST_CHECK;
 
+/*
+ * COMPRESS=DEFLATE (RFC 4978): the protocol has sent its command and read the
+ * positive reply; from now on both directions go through a DEFLATE layer
+ * (mj_deflate_wrap) over the current transport (over TLS when TLS is on).
+ * already[0, len) are bytes the protocol had read past the reply and not
+ * parsed; together with the bytes still in the reader they are the start of
+ * the server's compressed stream (the server compresses from the byte after
+ * the CRLF of its OK) and are decompressed first.  The protocol log keeps
+ * showing plaintext, except those early bytes, which were logged as they
+ * were received.  Unflushed output, or a layer already on, is an internal
+ * error; more early bytes than MJ_DEFLATE_IN_MAX likewise.
+ */
+mj_outcome mj_conn_compress(mj_conn *c, const void *already, size_t len) MJ_MUST_CHECK;
+
+/* Whether the connection is compressed (mj_conn_compress succeeded). */
+bool mj_conn_compressed(const mj_conn *c);
+
 /* TLS state: MJ_TLS_VERIFIED only after a finished, verified handshake. */
 mj_tls_state mj_conn_tls_state(mj_conn *c);
 void mj_conn_tls_info(mj_conn *c, mj_tls_info *info_out);

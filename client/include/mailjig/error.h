@@ -98,6 +98,8 @@ typedef enum mj_reason {
     MJ_R_NESTING_TOO_DEEP,   /* parenthesized lists nested past a parser's depth cap */
     MJ_R_TOO_MANY_TOKENS,    /* one response held more tokens than a parser's cap */
     MJ_R_NUMBER_OVERFLOW,    /* a number larger than its grammar allows (32 or 63 bits) */
+    MJ_R_COMPRESS_CORRUPT,   /* a compressed stream zlib rejects (RFC 4978 COMPRESS) */
+    MJ_R_COMPRESS_RATIO,     /* decompressed past MJ_DEFLATE ratio bound (a bomb) */
     /* internal */
     MJ_R_NO_MEMORY,
     MJ_R_LOCAL_IO,           /* a local file or sink failed */

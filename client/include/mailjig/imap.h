@@ -8,7 +8,8 @@
  * (IDLE), RFC 4731 (ESEARCH), RFC 9208 (QUOTA), RFC 3691 (UNSELECT),
  * RFC 6855 (UTF8=ACCEPT), RFC 5530 (response codes), RFC 8314 (993),
  * RFC 3502 (MULTIAPPEND), RFC 5256 (SORT, THREAD), RFC 3516 (BINARY),
- * RFC 7162 (CONDSTORE, QRESYNC: MODSEQ, VANISHED), RFC 4315 (UID EXPUNGE).
+ * RFC 7162 (CONDSTORE, QRESYNC: MODSEQ, VANISHED), RFC 4315 (UID EXPUNGE),
+ * RFC 4978 (COMPRESS=DEFLATE).
  *
  * One mj_imap session owns one mj_conn.  Every function that talks to the
  * server returns an mj_outcome and records the error in mj_imap_error(s)
@@ -83,7 +84,8 @@ typedef enum mj_imap_cap {
     MJ_IMAP_CAP_QUOTA = 1u << 20,
     MJ_IMAP_CAP_UNSELECT = 1u << 21,
     MJ_IMAP_CAP_CHILDREN = 1u << 22,
-    MJ_IMAP_CAP_BINARY = 1u << 23
+    MJ_IMAP_CAP_BINARY = 1u << 23,
+    MJ_IMAP_CAP_COMPRESS_DEFLATE = 1u << 24
 } mj_imap_cap;
 
 /* What the server advertised last.  Forgotten after STARTTLS and after
@@ -117,6 +119,8 @@ typedef struct mj_imap_options {
     bool strict;           /* parse strictly (no tolerance of named server quirks) */
     bool no_literal_plus;  /* never send non-synchronizing literals */
     bool utf8;             /* ENABLE UTF8=ACCEPT after login when advertised */
+    bool compress;         /* COMPRESS DEFLATE after login when advertised (mj_imap_compress);
+                              a server without it, NO or BAD leave the session uncompressed */
 } mj_imap_options;
 
 typedef struct mj_imap mj_imap;
@@ -166,6 +170,21 @@ bool mj_imap_rev2(const mj_imap *s);
 /* True if the server advertised the capability name (case-insensitive, e.g.
  * "MULTIAPPEND", "THREAD=REFERENCES"); false while capabilities are unknown. */
 bool mj_imap_has_capability(const mj_imap *s, const char *name);
+
+/*
+ * COMPRESS DEFLATE (RFC 4978), in the authenticated or selected state, when
+ * the capabilities (asked for first if unknown) list COMPRESS=DEFLATE.  On
+ * the tagged OK both directions are compressed from the next byte
+ * (mj_conn_compress; bytes the server sent after its OK are the start of
+ * its compressed stream).  Outcomes: MJ_USAGE when compression is already
+ * on (nothing sent); MJ_SERVER_REFUSED when COMPRESS=DEFLATE is not
+ * advertised (nothing sent), and for NO (e.g. [COMPRESSIONACTIVE]: another
+ * layer compresses) or BAD, after which the session goes on uncompressed;
+ * the connection's failures otherwise.  Whether it is on:
+ * mj_conn_compressed(mj_imap_conn(s)).  STARTTLS cannot follow (it is for
+ * the not-authenticated state, and the layer refuses it).
+ */
+mj_outcome mj_imap_compress(mj_imap *s) MJ_MUST_CHECK;
 
 /* CAPABILITY (forgets the old list first). */
 mj_outcome mj_imap_capability(mj_imap *s) MJ_MUST_CHECK;

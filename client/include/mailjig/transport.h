@@ -2,10 +2,12 @@
  * mailjig/transport.h: the byte pipe under every protocol.
  *
  * A transport is a vtable (read, write, pending, starttls, tls_info, close)
- * with three implementations: TCP (src/net/tcp.c), TLS over OpenSSL 3
+ * with four implementations: TCP (src/net/tcp.c), TLS over OpenSSL 3
  * (src/net/tls.c, entered by mj_transport_starttls on a TCP transport, for
- * implicit TLS and STARTTLS alike) and an in-memory transport for unit tests
- * (src/net/memtransport.c).  Protocol code never touches a socket or OpenSSL.
+ * implicit TLS and STARTTLS alike), a DEFLATE layer over any of them
+ * (src/net/deflate.c, IMAP COMPRESS=DEFLATE) and an in-memory transport for
+ * unit tests (src/net/memtransport.c).  Protocol code never touches a socket,
+ * OpenSSL or zlib.
  *
  * Every wait honours an mj_timeouts: no call blocks forever.
  */
@@ -213,6 +215,45 @@ mj_outcome mj_tcp_connect(const mj_endpoint *ep, const mj_timeouts *timeouts,
  */
 mj_outcome mj_tcp_from_fd(int fd, const mj_timeouts *timeouts, mj_transport **t_out,
                           mj_error *err) MJ_MUST_CHECK;
+
+/* ---- DEFLATE layer (RFC 4978 COMPRESS=DEFLATE, RFC 1951) ------------------ */
+
+/* Compressed bytes read from the transport below at once; also the most
+ * bytes that may already be waiting when the layer starts (one reader chunk). */
+#define MJ_DEFLATE_IN_MAX ((size_t)16384)
+/* Compressed bytes produced per deflate() call before they are written below. */
+#define MJ_DEFLATE_OUT_MAX ((size_t)16384)
+/* Decompression-bomb bound: once more than MJ_DEFLATE_RATIO_SLACK bytes came
+ * out, the total decompressed may be at most ratio_max times the total
+ * compressed (DEFLATE itself allows about 1032:1; mail text is 3-20:1). */
+#define MJ_DEFLATE_RATIO_DEFAULT ((size_t)256)
+#define MJ_DEFLATE_RATIO_SLACK ((uint64_t)1024 * 1024)
+
+/*
+ * Put a raw DEFLATE layer (RFC 1951, no zlib header: windowBits -15) over
+ * inner, for both directions.  Every write is compressed and sent with
+ * Z_SYNC_FLUSH, so each write of the caller (one command) leaves whole and
+ * the peer can decompress it at once.  already (may be NULL when len is 0)
+ * holds compressed bytes the caller had read from inner before the layer
+ * started (RFC 4978: the server compresses from the byte after its OK); they
+ * are copied and decompressed first; at most MJ_DEFLATE_IN_MAX.
+ * ratio_max: the bomb bound above (0 = MJ_DEFLATE_RATIO_DEFAULT).
+ *
+ * Reads fail with MJ_PROTOCOL_ERROR / MJ_R_COMPRESS_CORRUPT for a stream
+ * zlib rejects (and every read after it), MJ_R_COMPRESS_RATIO past the bomb
+ * bound, MJ_R_COMPRESS_CORRUPT for bytes after a final block; an EOF below is
+ * passed up as it is.  starttls is refused (MJ_USAGE: TLS goes under the
+ * compression, RFC 4978 section 3); tls_info and channel_binding are the
+ * inner transport's.
+ *
+ * On success *t_out owns inner (closing it closes both; timeouts are
+ * inner's).  On failure inner is untouched and still the caller's.
+ */
+mj_outcome mj_deflate_wrap(mj_transport *inner, const void *already, size_t len, size_t ratio_max,
+                           mj_transport **t_out, mj_error *err) MJ_MUST_CHECK;
+
+/* Whether t is a DEFLATE layer. */
+bool mj_transport_is_deflate(const mj_transport *t);
 
 /* ---- in-memory transport (tests) ---------------------------------------- */
 

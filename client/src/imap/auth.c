@@ -1,8 +1,8 @@
 /*
  * imap/auth.c: IMAP authentication: LOGIN (RFC 9051 §6.2.3) and
  * AUTHENTICATE (RFC 9051 §6.2.2, SASL-IR RFC 4959) through the SASL engine,
- * then ENABLE IMAP4rev2 (RFC 9051 §6.3.1, ext.c) when offered and ENABLE
- * UTF8=ACCEPT (RFC 6855) when asked.
+ * then ENABLE IMAP4rev2 (RFC 9051 §6.3.1, ext.c) when offered, ENABLE
+ * UTF8=ACCEPT (RFC 6855) and COMPRESS DEFLATE (RFC 4978) when asked.
  *
  * The credential policy comes first (SECURITY-CASES F): LOGIN and the
  * cleartext mechanisms need mj_sasl_cleartext_allowed; LOGINDISABLED is
@@ -176,13 +176,35 @@ static mj_outcome enter_utf8(mj_imap *s)
     return MJ_OK;
 }
 
+/* COMPRESS when asked: without COMPRESS=DEFLATE, or refused, the session goes on as it is. */
+static mj_outcome enter_compress(mj_imap *s)
+{
+    if (!s->opts.compress || mj_conn_compressed(s->conn))
+        return MJ_OK;
+    mj_outcome o = mj_imap_compress(s);
+    if (o == MJ_OK || s->state == MJ_IMAP_STATE_FAILED || o == MJ_USAGE)
+        return o;
+    mj_error_clear(mj_conn_error(s->conn)); /* not offered, NO or BAD: uncompressed */
+    return MJ_OK;
+}
+
+/* After authentication (LOGIN, AUTHENTICATE or PREAUTH): ENABLE IMAP4rev2 when offered,
+   UTF8=ACCEPT and COMPRESS when asked, in that order (COMPRESS last: RFC 4978 leaves
+   the choice, and the ENABLEs are then readable in a capture). */
+static mj_outcome post_auth(mj_imap *s)
+{
+    mj_outcome o = imap_enter_rev2(s);
+    if (o == MJ_OK)
+        o = enter_utf8(s);
+    return o == MJ_OK ? enter_compress(s) : o;
+}
+
 mj_outcome mj_imap_login(mj_imap *s, const mj_sasl_creds *creds, mj_sasl_mech forced)
 {
     if (s->state == MJ_IMAP_STATE_AUTHENTICATED && forced == MJ_SASL_NONE) {
         if (s->post_auth_done) /* PREAUTH: no LOGIN, the post-authentication step once */
             return MJ_OK;
-        mj_outcome o = imap_enter_rev2(s);
-        return o == MJ_OK ? enter_utf8(s) : o;
+        return post_auth(s);
     }
     if (s->state != MJ_IMAP_STATE_NOT_AUTHENTICATED)
         return mj_error_set(mj_conn_error(s->conn), MJ_USAGE, MJ_R_BAD_ARGUMENT,
@@ -216,6 +238,5 @@ mj_outcome mj_imap_login(mj_imap *s, const mj_sasl_creds *creds, mj_sasl_mech fo
             mj_error_clear(mj_conn_error(s->conn));
         }
     }
-    o = imap_enter_rev2(s);
-    return o == MJ_OK ? enter_utf8(s) : o;
+    return post_auth(s);
 }

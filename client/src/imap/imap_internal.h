@@ -72,6 +72,7 @@ typedef enum imap_cmd {
     IMAP_CMD_THREAD,
     IMAP_CMD_UID_THREAD,
     IMAP_CMD_UID_EXPUNGE,
+    IMAP_CMD_COMPRESS,
     IMAP_CMD_COUNT
 } imap_cmd;
 
@@ -133,6 +134,7 @@ struct mj_imap {
     bool has_selected;
     mj_imap_mailbox_info sel;
     bool caps_in_reply;      /* the last tagged OK carried [CAPABILITY] */
+    bool compress_wait;      /* waiting for the plaintext reply to COMPRESS */
     unsigned untagged_count; /* untagged responses seen (IDLE events) */
     /* FETCH in progress: where literal bytes go */
     const mj_imap_fetch_cb *fetch_cb;

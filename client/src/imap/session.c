@@ -7,7 +7,8 @@
  * NOOP, LOGOUT), §6.2.1 (STARTTLS), §7 (responses, untagged data in every
  * state); RFC 2595 §3.1 (STARTTLS hygiene); RFC 5530 (response codes);
  * RFC 7888 (LITERAL+ / LITERAL-); RFC 7162 and RFC 4315 through condstore.c
- * (VANISHED, MODSEQ codes in the common handling; the UID EXPUNGE row).
+ * (VANISHED, MODSEQ codes in the common handling; the UID EXPUNGE row);
+ * RFC 4978 §3 (COMPRESS: the layer starts right after the tagged OK).
  *
  * Every command goes through imap_run: the arguments are checked before a
  * byte leaves, the responses are read through the resumable parser
@@ -151,6 +152,7 @@ static const struct {
     [IMAP_CMD_THREAD] = {"THREAD", S_SE},
     [IMAP_CMD_UID_THREAD] = {"UID THREAD", S_SE},
     [IMAP_CMD_UID_EXPUNGE] = {"UID EXPUNGE", S_SE},
+    [IMAP_CMD_COMPRESS] = {"COMPRESS DEFLATE", S_AU | S_SE}, /* RFC 4978 §5: command-auth */
 };
 
 const char *imap_verb(imap_cmd cmd)
@@ -181,6 +183,15 @@ static mj_outcome read_failed(mj_imap *s, mj_outcome o)
     return imap_fail_if_fatal(s, o);
 }
 
+/* A NUL in p up to its first LF (bytes after it belong to later responses,
+ * or to the compressed stream that follows the OK to COMPRESS).  A literal
+ * in an untagged response during COMPRESS would count too: servers send none. */
+static bool line_has_nul(const unsigned char *p, size_t n)
+{
+    const unsigned char *lf = memchr(p, '\n', n);
+    return memchr(p, '\0', lf != NULL ? (size_t)(lf - p) : n) != NULL;
+}
+
 mj_outcome imap_read(mj_imap *s, const mj_imap_response **r_out)
 {
     mj_error *err = mj_conn_error(s->conn);
@@ -192,6 +203,16 @@ mj_outcome imap_read(mj_imap *s, const mj_imap_response **r_out)
                 s->in_len = 0;
                 return read_failed(s, o);
             }
+        }
+        if (s->compress_wait && line_has_nul(s->in, s->in_len)) {
+            /* No response line holds a NUL, and a sync-flushed DEFLATE write
+               always ends in 00 00 FF FF: say so now, not after an LF that
+               compressed bytes may never contain (RFC 4978 section 3). */
+            s->in_len = 0;
+            imap_set_state(s, MJ_IMAP_STATE_FAILED);
+            return mj_error_set(err, MJ_PROTOCOL_ERROR, MJ_R_MALFORMED,
+                                "binary data (a NUL byte) while waiting for the plaintext reply "
+                                "to COMPRESS: did the server compress before its OK?");
         }
         size_t used = 0;
         mj_parse_result pr = mj_imap_parse(s->parser, s->in, s->in_len, &used, r_out, err);
@@ -226,6 +247,7 @@ static const struct {
     {"LIST-STATUS", MJ_IMAP_CAP_LIST_STATUS}, {"UTF8=ACCEPT", MJ_IMAP_CAP_UTF8_ACCEPT},
     {"QUOTA", MJ_IMAP_CAP_QUOTA},             {"UNSELECT", MJ_IMAP_CAP_UNSELECT},
     {"CHILDREN", MJ_IMAP_CAP_CHILDREN},       {"BINARY", MJ_IMAP_CAP_BINARY},
+    {"COMPRESS=DEFLATE", MJ_IMAP_CAP_COMPRESS_DEFLATE},
 };
 
 /* One capability word (ATOM; a rev2 server may not quote them). */
@@ -852,6 +874,34 @@ static mj_outcome negotiate_tls(mj_imap *s)
     snprintf(why, sizeof why, "the server answered STARTTLS with %s %s",
              done.status == MJ_IMAP_ST_BAD ? "BAD" : "NO", done.text);
     return starttls_unavailable(s, why);
+}
+
+/* ---- COMPRESS (RFC 4978) ------------------------------------------------------------------------ */
+
+mj_outcome mj_imap_compress(mj_imap *s)
+{
+    mj_error *err = mj_conn_error(s->conn);
+    mj_outcome o = check_state(s, IMAP_CMD_COMPRESS);
+    if (o != MJ_OK)
+        return o;
+    if (mj_conn_compressed(s->conn)) /* §3: a second COMPRESS is a client bug */
+        return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                            "COMPRESS: the connection is already compressed; nothing was sent");
+    if (!s->caps.known && (o = imap_capability(s)) != MJ_OK)
+        return o;
+    if ((s->caps.bits & MJ_IMAP_CAP_COMPRESS_DEFLATE) == 0)
+        return mj_error_set(err, MJ_SERVER_REFUSED, MJ_R_NONE,
+                            "the server does not advertise COMPRESS=DEFLATE; nothing was sent");
+    s->compress_wait = true;
+    o = imap_run(s, IMAP_CMD_COMPRESS, NULL, 0, NULL, NULL, MJ_SERVER_REFUSED, NULL);
+    s->compress_wait = false;
+    if (o != MJ_OK) /* NO ([COMPRESSIONACTIVE]) or BAD: §3, the server did not turn it on */
+        return o;
+    /* The server compresses from the byte after its OK's CRLF: what was read
+       past it is the start of that stream, never plaintext to parse. */
+    o = mj_conn_compress(s->conn, s->in, s->in_len);
+    s->in_len = 0;
+    return imap_fail_if_fatal(s, o);
 }
 
 /* A literal sink for the parser: FETCH bodies go to the caller while the command runs. */

@@ -264,6 +264,55 @@ mj_outcome mj_conn_starttls(mj_conn *c)
     return mj_reader_starttls(c->r, &c->tls, c->host, &c->err);
 }
 
+/* The reader's unparsed bytes after the caller's: they are one contiguous
+ * run of what was received after the COMPRESS reply. */
+static mj_outcome take_early_bytes(mj_conn *c, unsigned char *buf, size_t *len)
+{
+    while (mj_reader_buffered(c->r) > 0) {
+        const unsigned char *p = NULL;
+        size_t n = 0;
+        size_t room = MJ_DEFLATE_IN_MAX - *len;
+        if (mj_reader_buffered(c->r) > room)
+            return mj_error_set(&c->err, MJ_INTERNAL, MJ_R_SYSTEM,
+                                "COMPRESS with more than %zu bytes already read",
+                                MJ_DEFLATE_IN_MAX);
+        mj_outcome o = mj_reader_read_some(c->r, room, &p, &n, &c->err);
+        if (o != MJ_OK)
+            return o;
+        memcpy(buf + *len, p, n);
+        *len += n;
+    }
+    return MJ_OK;
+}
+
+mj_outcome mj_conn_compress(mj_conn *c, const void *already, size_t len)
+{
+    if (c->out_len > 0 || mj_transport_is_deflate(c->t) || len > MJ_DEFLATE_IN_MAX)
+        return mj_error_set(&c->err, MJ_INTERNAL, MJ_R_SYSTEM,
+                            "COMPRESS with unsent output, twice, or with %zu bytes already read",
+                            len);
+    unsigned char *early = malloc(MJ_DEFLATE_IN_MAX);
+    if (early == NULL)
+        return mj_error_set(&c->err, MJ_INTERNAL, MJ_R_NO_MEMORY, "out of memory");
+    if (len > 0)
+        memcpy(early, already, len);
+    mj_transport *z = NULL;
+    mj_outcome o = take_early_bytes(c, early, &len);
+    if (o == MJ_OK)
+        o = mj_deflate_wrap(c->t, early, len, 0, &z, &c->err);
+    free(early);
+    if (o != MJ_OK)
+        return o;
+    c->t = z;
+    mj_reader_set_transport(c->r, z);
+    return MJ_OK;
+}
+
+bool mj_conn_compressed(const mj_conn *c)
+{
+    return mj_transport_is_deflate(c->t);
+}
+
 mj_tls_state mj_conn_tls_state(mj_conn *c)
 {
     mj_tls_info info;

@@ -91,6 +91,7 @@ static void conn_free(fk_conn *c)
     fk_loop_cancel(srv->loop, c->t_write);
     fk_loop_unwatch(srv->loop, c->fd);
     SSL_free(c->ssl);
+    fk_z_free(c->z);
     close(c->fd);
     fk_sasl_server_free(c->sasl);
     fk_conn_data_free(c);
@@ -175,7 +176,7 @@ static run_result finish_ended(fk_conn *c, size_t from)
 typedef enum { RD_DATA, RD_AGAIN, RD_FULL, RD_CLOSED } read_result;
 
 /* One read from the socket or TLS into p; RD_CLOSED after recording why. */
-static read_result read_some(fk_conn *c, unsigned char *p, size_t size, size_t *n_out)
+static read_result raw_read_some(fk_conn *c, unsigned char *p, size_t size, size_t *n_out)
 {
     if (c->ssl == NULL || !c->tls) {
         ssize_t n = recv(c->fd, p, size, 0);
@@ -207,6 +208,40 @@ static read_result read_some(fk_conn *c, unsigned char *p, size_t size, size_t *
     else
         fk_conn_event(c, "eof", fk_tls_error(why, sizeof why), NULL);
     return RD_CLOSED;
+}
+
+/*
+ * One read of plaintext: through the DEFLATE layer when COMPRESS is on
+ * (compressed bytes from the socket or TLS, decompressed into p).  A corrupt
+ * stream from the client fails the run: it is the client's bug.
+ */
+static read_result read_some(fk_conn *c, unsigned char *p, size_t size, size_t *n_out)
+{
+    if (c->z == NULL)
+        return raw_read_some(c, p, size, n_out);
+    for (;;) {
+        const char *why = NULL;
+        long k = fk_z_inflate(c->z, p, size, &why);
+        if (k > 0) {
+            *n_out = (size_t)k;
+            return RD_DATA;
+        }
+        if (k < 0) {
+            char msg[FK_DIAG_MAX];
+            snprintf(msg, sizeof msg, "the client's compressed stream is corrupt (zlib: %.200s)",
+                     why);
+            fk_conn_fail(c, "mismatch", c->where[0] ? c->where : "-", msg, false, NULL);
+            return RD_CLOSED;
+        }
+        size_t room = 0, got = 0;
+        unsigned char *q = fk_z_in_room(c->z, &room);
+        if (room == 0)
+            return RD_AGAIN;
+        read_result r = raw_read_some(c, q, room, &got);
+        if (r != RD_DATA)
+            return r;
+        fk_z_in_added(c->z, got);
+    }
 }
 
 /* Make room in the line buffer, growing it up to in_max. */
@@ -426,7 +461,7 @@ static int refill_file(fk_conn *c)
 }
 
 /* One write; >0 bytes written, 0 would block, -1 the peer is gone (recorded). */
-static long write_some(fk_conn *c, const unsigned char *p, size_t n)
+static long raw_write_some(fk_conn *c, const unsigned char *p, size_t n)
 {
     if (!c->tls) {
         ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
@@ -456,6 +491,55 @@ static long write_some(fk_conn *c, const unsigned char *p, size_t n)
     return -1;
 }
 
+typedef enum { FL_DONE, FL_WAIT, FL_DEAD } flush_result;
+
+/* Write the compressed bytes the DEFLATE layer holds. */
+static flush_result flush_z(fk_conn *c)
+{
+    size_t k = 0;
+    const unsigned char *q = c->z ? fk_z_out(c->z, &k) : NULL;
+    while (k > 0) {
+        long w = raw_write_some(c, q, k);
+        if (w <= 0)
+            return w < 0 ? FL_DEAD : FL_WAIT;
+        fk_z_out_done(c->z, (size_t)w);
+        q = fk_z_out(c->z, &k);
+    }
+    return FL_DONE;
+}
+
+static bool z_out_pending(const fk_conn *c)
+{
+    size_t k = 0;
+    return c->z != NULL && (fk_z_out(c->z, &k), k > 0);
+}
+
+/*
+ * One write of plaintext; with COMPRESS on, n bytes are compressed (sync
+ * flushed) once the previous ones have left, and count as written; what
+ * of them the socket does not take yet waits in the layer (flush_output).
+ */
+static long write_some(fk_conn *c, const unsigned char *p, size_t n)
+{
+    if (c->z == NULL)
+        return raw_write_some(c, p, n);
+    flush_result r = flush_z(c);
+    if (r != FL_DONE)
+        return r == FL_DEAD ? -1 : 0;
+    if (fk_z_deflate(c->z, p, n) != 0) {
+        fk_conn_event(c, "close", "zlib deflate failed", NULL);
+        c->srv->internal = true;
+        mark_ended(c, "the DEFLATE layer failed", "zlib");
+        return -1;
+    }
+    if (fk_z_cut(c->z) && !c->z_cut_noted) {
+        c->z_cut_noted = true;
+        fk_conn_event(c, "compress-truncated", "the compressed stream cut short (half of this "
+                                               "write's compressed bytes; nothing after)", NULL);
+    }
+    return flush_z(c) == FL_DEAD ? -1 : (long)n;
+}
+
 static void on_write_timer(fk_loop *loop, void *arg);
 
 /* Size of the next write: the shape's unit, or all that is there. */
@@ -472,8 +556,6 @@ static size_t next_unit(fk_conn *c, size_t avail)
     return avail < c->unit_left ? avail : c->unit_left;
 }
 
-typedef enum { FL_DONE, FL_WAIT, FL_DEAD } flush_result;
-
 /* Write what is queued, shaped; FL_WAIT when a timer or POLLOUT must come first. */
 static flush_result flush_output(fk_conn *c)
 {
@@ -484,6 +566,9 @@ static flush_result flush_output(fk_conn *c)
             return FL_DEAD;
         }
         if (c->out_off == c->out_len) {
+            flush_result zr = flush_z(c); /* compressed bytes still in the layer */
+            if (zr != FL_DONE)
+                return zr;
             c->gap_due = false;
             return FL_DONE;
         }
@@ -880,9 +965,39 @@ static int queue_send(fk_conn *c, const fk_step *s)
     return 0;
 }
 
+/*
+ * COMPRESS=DEFLATE on for both directions (RFC 4978 section 3): the client
+ * may send nothing between its COMPRESS and the server's OK, so a byte
+ * already here fails the run (the oracle).  0: on; 1: the run failed (the
+ * phase is set: go on); -1: out of memory, the connection is gone.
+ */
+static int start_compress(fk_conn *c)
+{
+    if (c->in_len > 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg,
+                 "client sent %zu byte(s) after COMPRESS before the server's OK", c->in_len);
+        fk_conn_fail(c, "oracle", c->where, msg, false, NULL);
+        return 1;
+    }
+    c->z = fk_z_new();
+    if (c->z == NULL) {
+        fk_conn_internal(c, "out of memory (zlib)");
+        return -1;
+    }
+    fk_conn_event(c, "compress", "DEFLATE on, both directions", NULL);
+    return 0;
+}
+
 static run_result ph_send(fk_conn *c)
 {
     const fk_step *s = fk_conn_step(c);
+    if (s->compress && s->compress_fault == FK_COMPRESS_FAULT_EARLY && !c->out_dead &&
+        c->z == NULL) { /* the OK itself goes out compressed */
+        int z = start_compress(c);
+        if (z != 0)
+            return z < 0 ? R_GONE : R_NEXT;
+    }
     c->after_flush = FK_PH_STARTTLS;
     c->phase = FK_PH_FLUSH;
     if (c->out_dead)
@@ -893,6 +1008,10 @@ static run_result ph_send(fk_conn *c)
     if (c->out_off == c->out_len) /* all written: start the buffer over */
         c->out_off = c->out_len = 0;
     size_t from = c->out_len;
+    if (c->z != NULL && s->compress_fault != FK_COMPRESS_FAULT_NONE &&
+        s->compress_fault != FK_COMPRESS_FAULT_EARLY)
+        fk_z_arm(c->z, s->compress_fault == FK_COMPRESS_FAULT_CORRUPT ? FK_Z_FAULT_CORRUPT
+                                                                    : FK_Z_FAULT_TRUNCATE);
     if (c->tls && (s->corrupt_record || s->end == FK_END_TRUNCATE)) /* the send's first record */
         fk_tap_arm(SSL_get_wbio(c->ssl), s->corrupt_record ? FK_TAP_CORRUPT : FK_TAP_TRUNCATE);
     if (queue_send(c, s) != 0 ||
@@ -931,7 +1050,14 @@ static run_result ph_flush(fk_conn *c)
 
 static run_result ph_starttls(fk_conn *c)
 {
-    const fk_starttls *t = &fk_conn_step(c)->starttls;
+    const fk_step *st = fk_conn_step(c);
+    if (st->compress && c->z == NULL && !c->out_dead && c->ended[0] == '\0') {
+        /* after the send (the OK) is out: the next byte either way is compressed */
+        int z = start_compress(c);
+        if (z != 0)
+            return z < 0 ? R_GONE : R_NEXT;
+    }
+    const fk_starttls *t = &st->starttls;
     if (t->kind != FK_STARTTLS_NONE && c->ended[0] != '\0')
         return finish_ended(c, c->step_i); /* the handshake of this step never started */
     if (t->kind == FK_STARTTLS_NONE || c->out_dead) {
@@ -1081,6 +1207,7 @@ static run_result ph_end(fk_conn *c)
         return R_NEXT;
     case FK_END_CLOSE:
     case FK_END_CLOSE_NO_NOTIFY:
+    case FK_END_COMPRESS_CUT: /* the compressed stream stops mid-block: no goodbye */
         c->close_notify = fk_conn_step(c)->end == FK_END_CLOSE;
         c->phase = FK_PH_CLOSE;
         return R_NEXT;
@@ -1161,7 +1288,8 @@ static void update_interest(fk_conn *c)
     } else {
         if (!c->in_closed && (c->discard_input || c->in_len < c->in_max))
             mask |= FK_EV_READ;
-        if ((c->phase == FK_PH_FLUSH && c->t_write == 0 && c->out_off < c->out_len) ||
+        if ((c->phase == FK_PH_FLUSH && c->t_write == 0 &&
+             (c->out_off < c->out_len || z_out_pending(c))) ||
             c->ssl_want_write)
             mask |= FK_EV_WRITE;
     }
@@ -1176,9 +1304,11 @@ static void conn_run(fk_conn *c)
             return;
         if (r != R_WAIT)
             continue;
-        /* TLS may hold decrypted bytes that poll() cannot announce */
-        if (!(c->tls && c->phase != FK_PH_HANDSHAKE && !c->in_closed && SSL_has_pending(c->ssl) &&
-              (c->discard_input || c->in_len < c->in_max)))
+        /* TLS may hold decrypted bytes, DEFLATE decompressible ones, that poll()
+           cannot announce */
+        bool held = (c->tls && c->phase != FK_PH_HANDSHAKE && SSL_has_pending(c->ssl)) ||
+                    (c->z != NULL && fk_z_in_pending(c->z));
+        if (!(held && !c->in_closed && (c->discard_input || c->in_len < c->in_max)))
             break;
         read_input(c);
     }

@@ -17,6 +17,7 @@
 #include "core/core.h"
 #include "core/match.h"
 #include "core/tls.h"
+#include "core/zlayer.h"
 #include "pop3/apop.h"
 #include "sasl/fk_sasl.h"
 
@@ -73,6 +74,8 @@ struct fk_conn {
     bool timer_fired; /* SLEEP / DELAY: the wait is over */
     bool ssl_want_write;
     bool close_notify;
+    fk_z *z;                      /* COMPRESS=DEFLATE on (both directions), NULL: off */
+    bool z_cut_noted;             /* the compress-truncated event was recorded */
     /* protocol personalities (conn_proto.c, conn_sasl.c, conn_data.c) */
     size_t lit_acked;             /* IMAP: literals of the head command answered with "+" */
     const char *auto_reply;       /* the step's default final line when it has no send */

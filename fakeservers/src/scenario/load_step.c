@@ -468,7 +468,8 @@ static bool h_starttls(fk_ld *c, const fk_key *k, const fk_node *v, void *target
 static const char *const end_key_name[] = {
     [FK_END_NONE] = "", [FK_END_CLOSE] = "close", [FK_END_CLOSE_NO_NOTIFY] = "close",
     [FK_END_RESET] = "reset", [FK_END_HANG] = "hang", [FK_END_SHUTDOWN_WRITE] = "shutdown_write",
-    [FK_END_ALERT] = "alert", [FK_END_TRUNCATE] = "truncate_record"};
+    [FK_END_ALERT] = "alert", [FK_END_TRUNCATE] = "truncate_record",
+    [FK_END_COMPRESS_CUT] = "compress_fault: truncate"};
 
 static bool set_end(fk_ld *c, const fk_key *k, const fk_node *v, fk_step *st, fk_end_kind end)
 {
@@ -548,12 +549,44 @@ static bool h_record_fault(fk_ld *c, const fk_key *k, const fk_node *v, void *ta
     return set_end(c, k, v, st, FK_END_TRUNCATE);
 }
 
+/* ---- COMPRESS=DEFLATE (RFC 4978) --------------------------------------------------- */
+
+static const fk_enum compress_enum[] = {{"deflate", 1}, {NULL, 0}};
+
+/* compress: deflate: both directions compressed from the byte after the step's send. */
+static bool h_compress(fk_ld *c, const fk_key *k, const fk_node *v, void *target)
+{
+    int unused = 0;
+    (void)k;
+    if (!fk_get_enum(c, v, "compress", compress_enum, &unused))
+        return false;
+    ((fk_step *)target)->compress = true;
+    return true;
+}
+
+static const fk_enum compress_fault_enum[] = {{"corrupt", FK_COMPRESS_FAULT_CORRUPT},
+                                              {"early", FK_COMPRESS_FAULT_EARLY},
+                                              {"truncate", FK_COMPRESS_FAULT_TRUNCATE},
+                                              {NULL, 0}};
+
+/* compress_fault: corrupt | early | truncate (truncate ends the connection). */
+static bool h_compress_fault(fk_ld *c, const fk_key *k, const fk_node *v, void *target)
+{
+    fk_step *st = target;
+    int f = 0;
+    if (!fk_get_enum(c, v, "compress_fault", compress_fault_enum, &f))
+        return false;
+    st->compress_fault = (fk_compress_fault)f;
+    return f != FK_COMPRESS_FAULT_TRUNCATE || set_end(c, k, v, st, FK_END_COMPRESS_CUT);
+}
+
 /* ---- one step ---------------------------------------------------------------------- */
 
 enum {
     ST_EXPECT, ST_OPTIONAL, ST_UNORDERED, ST_ON_MISMATCH, ST_SLEEP, ST_SEND, ST_SEND_RAW,
     ST_SEND_FILE, ST_DOTSTUFF, ST_DRIP, ST_FRAGMENT, ST_STARTTLS, ST_CLOSE, ST_RESET, ST_HANG,
-    ST_SHUTDOWN_WRITE, ST_ALERT, ST_TRUNCATE_RECORD, ST_CORRUPT_RECORD, ST_COUNT
+    ST_SHUTDOWN_WRITE, ST_ALERT, ST_TRUNCATE_RECORD, ST_CORRUPT_RECORD, ST_COMPRESS,
+    ST_COMPRESS_FAULT, ST_COUNT
 };
 static const fk_key step_keys[ST_COUNT] = {
     [ST_EXPECT] = {"expect", FK_T_ANY, false, h_expect},
@@ -575,6 +608,8 @@ static const fk_key step_keys[ST_COUNT] = {
     [ST_ALERT] = {"alert", FK_T_STR, false, h_alert},
     [ST_TRUNCATE_RECORD] = {"truncate_record", FK_T_BOOL, false, h_record_fault},
     [ST_CORRUPT_RECORD] = {"corrupt_record", FK_T_BOOL, false, h_record_fault},
+    [ST_COMPRESS] = {"compress", FK_T_STR, false, h_compress},
+    [ST_COMPRESS_FAULT] = {"compress_fault", FK_T_STR, false, h_compress_fault},
 };
 const fk_section fk_sec_step = {"step", "a step", step_keys, ST_COUNT};
 
@@ -609,6 +644,29 @@ static bool check_placeholders(fk_ld *c, const fk_node *v, const char *what, con
     return true;
 }
 
+/* compress and compress_fault within one step (what the script allows: check_order). */
+static bool check_compress_step(fk_ld *c, const fk_node **seen, const fk_step *st)
+{
+    const fk_node *f = seen[ST_COMPRESS_FAULT];
+    if ((st->compress || f) && c->s->protocol != FK_PROTO_IMAP)
+        return fk_fail(c, st->compress ? seen[ST_COMPRESS] : f,
+                       "%s is IMAP's COMPRESS (RFC 4978); this scenario is not IMAP",
+                       st->compress ? "compress" : "compress_fault");
+    if (st->compress && st->starttls.kind != FK_STARTTLS_NONE)
+        return fk_fail(c, seen[ST_COMPRESS], "compress and starttls cannot be in one step: TLS "
+                                             "starts first, in an earlier step (RFC 4978 section 3)");
+    if (f && st->send.kind == FK_SEND_NONE)
+        return fk_fail(c, f, "compress_fault works on the step's send, and there is none");
+    if (f && st->compress_fault == FK_COMPRESS_FAULT_EARLY && !st->compress)
+        return fk_fail(c, f, "compress_fault: early compresses this step's own send, and needs "
+                             "compress: deflate in the same step");
+    if (f && st->compress_fault != FK_COMPRESS_FAULT_EARLY && st->compress)
+        return fk_fail(c, f, "compress_fault: %s works on a compressed send, and this step's "
+                             "send goes out before its compress: put it on a later step",
+                       st->compress_fault == FK_COMPRESS_FAULT_CORRUPT ? "corrupt" : "truncate");
+    return true;
+}
+
 static bool check_step(fk_ld *c, const fk_node *map, const fk_node **seen, const fk_step *st)
 {
     for (size_t i = 0; i < sizeof step_needs / sizeof step_needs[0]; i++)
@@ -630,11 +688,13 @@ static bool check_step(fk_ld *c, const fk_node *map, const fk_node **seen, const
     if (seen[ST_TRUNCATE_RECORD] && seen[ST_CORRUPT_RECORD])
         return fk_fail(c, seen[ST_CORRUPT_RECORD], "corrupt_record and truncate_record cannot be "
                                                    "in one step: both work on the same record");
+    if (!check_compress_step(c, seen, st))
+        return false;
     if (st->expect.kind == FK_EXPECT_NONE && st->send.kind == FK_SEND_NONE && !seen[ST_SLEEP] &&
-        st->starttls.kind == FK_STARTTLS_NONE && st->end == FK_END_NONE)
+        st->starttls.kind == FK_STARTTLS_NONE && st->end == FK_END_NONE && !st->compress)
         return fk_fail(c, map, "a step needs at least one of expect, sleep, send, send_raw, "
-                               "send_file, starttls, close, reset, hang, shutdown_write, alert, "
-                               "truncate_record");
+                               "send_file, starttls, compress, close, reset, hang, "
+                               "shutdown_write, alert, truncate_record");
     if (st->send.kind == FK_SEND_TEXT &&
         !check_placeholders(c, seen[ST_SEND], "send", &st->send.text))
         return false;
@@ -648,7 +708,27 @@ typedef struct fk_script_state {
     const fk_step *eof;      /* expect: eof */
     const fk_step *shut;     /* shutdown_write */
     const fk_step *starttls;
+    const fk_step *compress;
 } fk_script_state;
+
+/* COMPRESS comes once, after TLS, and its faults after it. */
+static bool check_compress_order(fk_ld *c, const fk_node *at, const fk_script_state *ss,
+                                 const fk_step *st)
+{
+    if (st->compress && ss->compress)
+        return fk_fail(c, at, "a second compress in one connection (the first is at %u:%u; "
+                              "RFC 4978: once per connection)",
+                       ss->compress->pos.line, ss->compress->pos.col);
+    if (st->starttls.kind != FK_STARTTLS_NONE && ss->compress)
+        return fk_fail(c, at, "starttls after compress (at %u:%u): TLS goes under compression, "
+                              "so it starts first (RFC 4978 section 3)",
+                       ss->compress->pos.line, ss->compress->pos.col);
+    if (st->compress_fault != FK_COMPRESS_FAULT_NONE &&
+        st->compress_fault != FK_COMPRESS_FAULT_EARLY && !ss->compress)
+        return fk_fail(c, at, "compress_fault acts on the compressed stream, and the connection "
+                              "is not compressed here (compress: deflate on an earlier step)");
+    return true;
+}
 
 /*
  * alert, truncate_record and corrupt_record act on TLS records: the
@@ -688,11 +768,13 @@ static bool check_order(fk_ld *c, const fk_node *at, fk_script_state *ss, const 
     if (st->starttls.kind != FK_STARTTLS_NONE && ss->starttls)
         return fk_fail(c, at, "a second starttls in one connection (the first is at %u:%u)",
                        ss->starttls->pos.line, ss->starttls->pos.col);
-    if (!check_tls_fault(c, at, ss, st))
+    if (!check_tls_fault(c, at, ss, st) || !check_compress_order(c, at, ss, st))
         return false;
     if (st->end == FK_END_CLOSE || st->end == FK_END_CLOSE_NO_NOTIFY || st->end == FK_END_RESET ||
-        st->end == FK_END_HANG || st->end == FK_END_ALERT || st->end == FK_END_TRUNCATE)
+        st->end == FK_END_HANG || st->end == FK_END_ALERT || st->end == FK_END_TRUNCATE ||
+        st->end == FK_END_COMPRESS_CUT)
         ss->ended = st;
+    ss->compress = st->compress ? st : ss->compress;
     ss->eof = st->expect.kind == FK_EXPECT_EOF ? st : ss->eof;
     ss->shut = st->end == FK_END_SHUTDOWN_WRITE ? st : ss->shut;
     ss->starttls = st->starttls.kind != FK_STARTTLS_NONE ? st : ss->starttls;
@@ -701,7 +783,7 @@ static bool check_order(fk_ld *c, const fk_node *at, fk_script_state *ss, const 
 
 bool fk_load_script(fk_ld *c, const fk_node *list, fk_script *out)
 {
-    fk_script_state ss = {NULL, NULL, NULL, NULL};
+    fk_script_state ss = {NULL, NULL, NULL, NULL, NULL};
     out->pos = list->pos;
     if (list->kind != FK_NODE_SEQ)
         return fk_fail(c, list, "steps: expected a list of steps, found %s",

@@ -147,7 +147,8 @@ typedef enum fk_end_kind {
     FK_END_HANG,           /* stop reading and writing, keep the socket */
     FK_END_SHUTDOWN_WRITE, /* half-close: FIN, keep reading */
     FK_END_ALERT,          /* TLS: a fatal alert (fk_step.alert) after the send, then FIN */
-    FK_END_TRUNCATE        /* TLS: the send's first record cut short, then FIN (truncate_record) */
+    FK_END_TRUNCATE,       /* TLS: the send's first record cut short, then FIN (truncate_record) */
+    FK_END_COMPRESS_CUT    /* compress_fault: truncate: the compressed send cut short, then FIN */
 } fk_end_kind;
 
 /*
@@ -162,10 +163,18 @@ typedef enum fk_alert {
     FK_ALERT_UNEXPECTED_MESSAGE /* 10; TLS 1.3 (1.2 answers the same input with bad_record_mac) */
 } fk_alert;
 
+/* compress_fault: what goes wrong with COMPRESS=DEFLATE (RFC 4978). */
+typedef enum fk_compress_fault {
+    FK_COMPRESS_FAULT_NONE = 0,
+    FK_COMPRESS_FAULT_CORRUPT,  /* the send's compressed bytes start an invalid block (BTYPE 11) */
+    FK_COMPRESS_FAULT_EARLY,    /* with compress: the step's own send (the OK) goes out compressed */
+    FK_COMPRESS_FAULT_TRUNCATE  /* half the send's compressed bytes, nothing after, then a FIN */
+} fk_compress_fault;
+
 /*
  * One step.  Its parts run in this order: expect (wait and match), sleep,
- * send (shaped by drip or fragment), starttls, end.  A step with no expect
- * acts at once.
+ * send (shaped by drip or fragment), starttls or compress, end.  A step with
+ * no expect acts at once.
  */
 typedef struct fk_step {
     fk_pos pos;
@@ -182,6 +191,8 @@ typedef struct fk_step {
     fk_bytes on_mismatch;                /* text; placeholders expanded; CRLF per line */
     fk_alert alert;                      /* FK_END_ALERT: which alert */
     bool corrupt_record;                 /* TLS: flip a bit in the send's first record */
+    bool compress;                       /* IMAP: DEFLATE on both ways after the send */
+    fk_compress_fault compress_fault;
 } fk_step;
 
 /* The script of one connection. */
