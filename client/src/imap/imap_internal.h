@@ -3,7 +3,8 @@
  * command/response engine, untagged dispatch, greeting, CAPABILITY,
  * STARTTLS), auth.c (LOGIN, AUTHENTICATE), strings.c (argument checks,
  * atom/quoted/literal choice, modified UTF-7), mailbox.c (mailbox commands)
- * and message.c (FETCH, SEARCH, STORE, COPY/MOVE, APPEND, IDLE, QUOTA).
+ * and message.c (FETCH, SEARCH, STORE, COPY/MOVE, APPEND, IDLE, QUOTA);
+ * bodystructure.c decodes ENVELOPE and BODYSTRUCTURE for message.c.
  * Internal.
  */
 #ifndef MJ_IMAP_INTERNAL_H
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imap/bodystructure.h"
 #include "imap/parser.h"
 #include "mailjig/imap.h"
 
@@ -128,6 +130,9 @@ struct mj_imap {
     /* FETCH in progress: where literal bytes go */
     const mj_imap_fetch_cb *fetch_cb;
     mj_error fetch_err;
+    /* ENVELOPE / BODYSTRUCTURE structures of the FETCH response being
+       delivered (reset at each one); tolerances off when opts.strict */
+    imap_decoder decoder;
     const imap_source *source;
 };
 
