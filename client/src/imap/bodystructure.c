@@ -630,10 +630,13 @@ static mj_outcome text_lines(dctx *c, const mj_imap_node **e, mj_imap_body *b)
     const mj_imap_node *n = *e;
     uint64_t v = 0;
     bool numberish = n != NULL && (n->kind == MJ_IMAP_NUMBER || n->kind == MJ_IMAP_NIL || digits_value(n, &v));
+    /* what could be the first extension field (md5 string, a list) means the
+       lines are missing; an atom is wrong wherever it is */
+    bool extension = n == NULL || is_string(n) || n->kind == MJ_IMAP_LIST;
     if (!numberish) {
-        if (tolerate(c, IMAP_TOL_MISSING_LINES))
+        if (extension && tolerate(c, IMAP_TOL_MISSING_LINES))
             return MJ_OK; /* *e is the first extension field */
-        return bad(c, n, "body-fld-lines", "a number", IMAP_TOL_MISSING_LINES);
+        return bad(c, n, "body-fld-lines", "a number", extension ? IMAP_TOL_MISSING_LINES : 0);
     }
     *e = n->next;
     return get_num(c, n, "body-fld-lines", true, &b->has_lines, &b->lines);
