@@ -376,9 +376,17 @@ typedef struct mj_imap_message {
  * FETCH callbacks.  body gets the bytes of each BODY[section] item as they
  * arrive (streamed literals in chunks; small ones in one piece), section is
  * the item name as sent ("BODY[]", "BODY[HEADER]<0>").  message is called
- * once the whole FETCH response for seq was read.  Either may be NULL.
- * Returning non-MJ_OK fails the command (MJ_INTERNAL from body: the session
- * is then FAILED, the rest of the literal being unread).
+ * once the whole FETCH response for seq was read, with ENVELOPE and
+ * BODYSTRUCTURE / BODY decoded (m->envelope, m->body: valid during the call
+ * only).  Either may be NULL.  Returning non-MJ_OK fails the command
+ * (MJ_INTERNAL from body: the session is then FAILED, the rest of the
+ * literal being unread).  A malformed ENVELOPE or BODYSTRUCTURE, or one over
+ * the MJ_IMAP_BODY_* / MJ_IMAP_ENVELOPE_* limits, is MJ_PROTOCOL_ERROR
+ * naming the item, the message, the part and the field, and the session is
+ * FAILED.  Unless mj_imap_options.strict, the quirks of real servers listed
+ * in imap/bodystructure.h (NIL for a required string, sizes as strings,
+ * missing line counts, empty multiparts, Domino's extra parentheses around
+ * a FETCH item...) are accepted.
  */
 typedef struct mj_imap_fetch_cb {
     mj_outcome (*body)(void *ctx, uint32_t seq, const char *section, const unsigned char *data,
