@@ -6,6 +6,7 @@
  *               #include it, see client/tests/test_cli_options.c)
  *   ops.c       the operation table and the operations (probe)
  *   json_out.c  printing an outcome and a result, as JSON or as text
+ *   json_imap.c IMAP ENVELOPE and BODYSTRUCTURE structures as JSON
  *   mj.c        main: parse, build the connection config, dispatch, print
  */
 #ifndef MJ_CLI_H
@@ -188,6 +189,16 @@ mj_outcome mj_cli_conn_config(const mj_cli_options *opts, mj_log *log, mj_conn_c
  * from opts: valid while opts is (and not after mj_cli_options_wipe).
  */
 mj_sasl_creds mj_cli_creds(const mj_cli_options *opts);
+/* ---- IMAP structures as JSON (json_imap.c) --------------------------------- */
+
+/*
+ * A new JSON object (the caller owns it: json_decref) for an ENVELOPE or a
+ * BODYSTRUCTURE tree, read during the FETCH message callback (the
+ * structures are borrowed, and copied).  NULL when out of memory.  Shapes
+ * are described at the top of json_imap.c and in scenarios/FORMAT.md.
+ */
+json_t *mj_cli_json_envelope(const mj_imap_envelope *env);
+json_t *mj_cli_json_body(const mj_imap_body *body);
 
 /* ---- output (json_out.c) ------------------------------------------------- */
 

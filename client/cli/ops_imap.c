@@ -568,6 +568,10 @@ static mj_outcome fetch_message(void *ctx, const mj_imap_message *m)
         json_object_set_new(j, "subject", m->subject ? json_string(m->subject) : json_null());
     if (m->has_binary_size)
         json_object_set_new(j, "binary_size", json_integer((json_int_t)m->binary_size));
+    if (m->envelope != NULL)
+        json_object_set_new(j, "envelope", mj_cli_json_envelope(m->envelope));
+    if (m->body != NULL)
+        json_object_set_new(j, "bodystructure", mj_cli_json_body(m->body));
     if (fo->seq == m->seq) {
         json_object_set_new(j, "body_sha256", digest_hex(fo->md));
         json_object_set_new(j, "body_size", json_integer((json_int_t)m->body_bytes));

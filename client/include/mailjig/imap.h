@@ -277,6 +277,119 @@ mj_outcome mj_imap_selected_command(mj_imap *s, mj_imap_selected_cmd cmd) MJ_MUS
 
 /* ---- messages ------------------------------------------------------------------ */
 
+/*
+ * ENVELOPE and BODYSTRUCTURE decoded (RFC 9051 §7.5.2 and §9; RFC 3501
+ * §7.4.2).  Every string is as the server sent it, NUL-terminated, NULL for
+ * NIL: the library does NOT decode RFC 2047 encoded-words ("=?UTF-8?Q?...?=")
+ * nor RFC 2231 parameter continuations; that is the caller's choice.  Every
+ * pointer (structures and strings) lives in the session: the structures in a
+ * decoder arena the session owns and resets at the next FETCH response, the
+ * strings in the parser's tree of the current response.  They are valid
+ * during the mj_imap_fetch_cb.message call only: copy what must outlive it.
+ */
+
+/* Limits of the decoder; each exceeded is MJ_PROTOCOL_ERROR naming it. */
+/* Body parts in one BODYSTRUCTURE (every node: multiparts, messages, leaves). */
+#define MJ_IMAP_BODY_PARTS_MAX 1000
+/* Multipart / message/rfc822 nesting in one BODYSTRUCTURE (the root is depth 1). */
+#define MJ_IMAP_BODY_DEPTH_MAX 32
+/* Addresses (group markers included) in one ENVELOPE field. */
+#define MJ_IMAP_ENVELOPE_ADDRESSES_MAX 1000
+/* Name/value pairs in one body-fld-param list. */
+#define MJ_IMAP_BODY_PARAMS_MAX 256
+/* Tags in one body-fld-lang list. */
+#define MJ_IMAP_BODY_LANGUAGES_MAX 64
+
+/*
+ * An address (RFC 9051 "address").  RFC 5322 group syntax is carried by
+ * markers (RFC 9051 §7.5.2): host NIL and mailbox non-NIL starts group
+ * "mailbox"; host NIL and mailbox NIL ends the group.  kind says which.
+ */
+typedef enum mj_imap_address_kind {
+    MJ_IMAP_ADDR_MAILBOX = 0, /* an ordinary address */
+    MJ_IMAP_ADDR_GROUP_START, /* mailbox is the group's name */
+    MJ_IMAP_ADDR_GROUP_END
+} mj_imap_address_kind;
+
+typedef struct mj_imap_address {
+    mj_imap_address_kind kind;
+    const char *name;    /* display name (addr-name), NULL for NIL */
+    const char *adl;     /* source route (addr-adl), almost always NULL */
+    const char *mailbox; /* local part, or the group name */
+    const char *host;    /* domain; NULL for group markers */
+} mj_imap_address;
+
+/* An ENVELOPE address field: NIL is count 0, items NULL. */
+typedef struct mj_imap_addresses {
+    const mj_imap_address *items;
+    size_t count;
+} mj_imap_addresses;
+
+/* ENVELOPE: the parsed header fields, each NULL (or count 0) for NIL. */
+typedef struct mj_imap_envelope {
+    const char *date;    /* Date: as sent (not parsed) */
+    const char *subject; /* Subject: raw (encoded-words kept) */
+    mj_imap_addresses from, sender, reply_to, to, cc, bcc;
+    const char *in_reply_to;
+    const char *message_id;
+} mj_imap_envelope;
+
+/* One body-fld-param pair ("CHARSET" "utf-8"); value NULL only when a
+   tolerated server sent NIL for it. */
+typedef struct mj_imap_param {
+    const char *name;
+    const char *value;
+} mj_imap_param;
+
+typedef enum mj_imap_body_kind {
+    MJ_IMAP_BODY_BASIC = 0, /* body-type-basic: any non-text leaf */
+    MJ_IMAP_BODY_TEXT,      /* body-type-text: TEXT/x, has lines */
+    MJ_IMAP_BODY_MESSAGE,   /* body-type-msg: MESSAGE/RFC822 or GLOBAL, has envelope + body + lines */
+    MJ_IMAP_BODY_MULTIPART  /* body-type-mpart: parts + subtype */
+} mj_imap_body_kind;
+
+/*
+ * One node of a BODYSTRUCTURE (or BODY) tree.  Fields not meaningful for a
+ * kind are zero / NULL.  The has_* flags say what the server sent: BODY
+ * (non-extensible) has no extension data, BODYSTRUCTURE has some or all of
+ * it (extension fields come in order; each may be absent from the end on).
+ */
+typedef struct mj_imap_body {
+    mj_imap_body_kind kind;
+    const char *part;    /* section number for BODY[part] ("1.2"); "" for a root
+                            multipart; a message's multipart body has the message's number */
+    const char *type;    /* as sent ("TEXT", "text"); "MULTIPART" (static) for multiparts;
+                            NULL only if a tolerated server sent NIL */
+    const char *subtype; /* as sent ("PLAIN", "ALTERNATIVE"); NULL as type */
+    const mj_imap_param *params; /* body-fld-param (for multiparts: extension data) */
+    size_t n_params;
+    /* body-fields (leaves) */
+    const char *id;          /* Content-ID */
+    const char *description; /* Content-Description */
+    const char *encoding;    /* Content-Transfer-Encoding as sent; NULL only if tolerated NIL */
+    bool has_size;
+    uint64_t size;           /* body-fld-octets: octets of the encoded part */
+    bool has_lines;
+    uint64_t lines;          /* body-fld-lines (TEXT and MESSAGE; number64) */
+    const mj_imap_envelope *envelope;   /* MESSAGE only */
+    const struct mj_imap_body *message; /* MESSAGE only: the inner body */
+    /* MULTIPART */
+    const struct mj_imap_body *parts;   /* array of n_parts children */
+    size_t n_parts;
+    /* extension data (BODYSTRUCTURE) */
+    bool has_md5;         /* leaves: body-fld-md5 sent (md5 NULL for NIL) */
+    const char *md5;
+    bool has_disposition; /* body-fld-dsp sent (disposition NULL for NIL) */
+    const char *disposition; /* "attachment", "inline" as sent */
+    const mj_imap_param *disposition_params;
+    size_t n_disposition_params;
+    bool has_language;    /* body-fld-lang sent (n_languages 0 for NIL) */
+    const char *const *languages;
+    size_t n_languages;
+    bool has_location;    /* body-fld-loc sent (location NULL for NIL) */
+    const char *location;
+} mj_imap_body;
+
 /* One FETCH response's decoded items, valid during the callback only. */
 typedef struct mj_imap_message {
     uint32_t seq;
@@ -290,9 +403,11 @@ typedef struct mj_imap_message {
     const char *internaldate; /* NULL if absent */
     bool has_modseq;
     uint64_t modseq;
-    bool has_envelope;      /* ENVELOPE present and well formed */
+    bool has_envelope;      /* ENVELOPE present and well formed (envelope != NULL) */
     const char *subject;    /* ENVELOPE subject, NULL if NIL or absent (raw) */
-    bool has_bodystructure; /* BODYSTRUCTURE present and well formed */
+    bool has_bodystructure; /* BODYSTRUCTURE (or BODY) present and well formed (body != NULL) */
+    const mj_imap_envelope *envelope; /* decoded ENVELOPE, NULL if absent */
+    const mj_imap_body *body;         /* decoded BODYSTRUCTURE or BODY, NULL if absent */
     uint64_t body_bytes;    /* bytes of every BODY[...] / BINARY[...] item */
     bool has_binary_size;   /* BINARY.SIZE[section] present (RFC 3516) */
     uint64_t binary_size;   /* its value (the last one if several) */
@@ -302,9 +417,17 @@ typedef struct mj_imap_message {
  * FETCH callbacks.  body gets the bytes of each BODY[section] item as they
  * arrive (streamed literals in chunks; small ones in one piece), section is
  * the item name as sent ("BODY[]", "BODY[HEADER]<0>").  message is called
- * once the whole FETCH response for seq was read.  Either may be NULL.
- * Returning non-MJ_OK fails the command (MJ_INTERNAL from body: the session
- * is then FAILED, the rest of the literal being unread).
+ * once the whole FETCH response for seq was read, with ENVELOPE and
+ * BODYSTRUCTURE / BODY decoded (m->envelope, m->body: valid during the call
+ * only).  Either may be NULL.  Returning non-MJ_OK fails the command
+ * (MJ_INTERNAL from body: the session is then FAILED, the rest of the
+ * literal being unread).  A malformed ENVELOPE or BODYSTRUCTURE, or one over
+ * the MJ_IMAP_BODY_* / MJ_IMAP_ENVELOPE_* limits, is MJ_PROTOCOL_ERROR
+ * naming the item, the message, the part and the field, and the session is
+ * FAILED.  Unless mj_imap_options.strict, the quirks of real servers listed
+ * in imap/bodystructure.h (NIL for a required string, sizes as strings,
+ * missing line counts, empty multiparts, Domino's extra parentheses around
+ * a FETCH item...) are accepted.
  */
 typedef struct mj_imap_fetch_cb {
     mj_outcome (*body)(void *ctx, uint32_t seq, const char *section, const unsigned char *data,

@@ -3,10 +3,11 @@
  * command/response engine, untagged dispatch, greeting, CAPABILITY,
  * STARTTLS), auth.c (LOGIN, AUTHENTICATE), strings.c (argument checks,
  * atom/quoted/literal choice, modified UTF-7), mailbox.c (mailbox commands)
- * message.c (FETCH, SEARCH, STORE, COPY/MOVE, APPEND, IDLE, QUOTA) and
+ * message.c (FETCH, SEARCH, STORE, COPY/MOVE, APPEND, IDLE, QUOTA),
  * ext.c (MULTIAPPEND, GETQUOTA, SORT, THREAD, ENABLE IMAP4rev2) and
  * condstore.c (CONDSTORE / QRESYNC: ENABLE, SELECT parameters, VANISHED,
- * MODSEQ codes, CHANGEDSINCE, UNCHANGEDSINCE; UID EXPUNGE).
+ * MODSEQ codes, CHANGEDSINCE, UNCHANGEDSINCE; UID EXPUNGE);
+ * bodystructure.c decodes ENVELOPE and BODYSTRUCTURE for message.c.
  * Internal.
  */
 #ifndef MJ_IMAP_INTERNAL_H
@@ -16,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imap/bodystructure.h"
 #include "imap/parser.h"
 #include "mailjig/imap.h"
 
@@ -148,6 +150,9 @@ struct mj_imap {
     const mj_imap_changes_cb *changes; /* borrowed; NULL: none */
     bool fetch_cmd;                    /* a FETCH / STORE runs: its hook reports FETCH */
     char *modified;                    /* [MODIFIED set] of the last tagged reply (malloc) */
+    /* ENVELOPE / BODYSTRUCTURE structures of the FETCH response being
+       delivered (reset at each one); tolerances off when opts.strict */
+    imap_decoder decoder;
 };
 
 /* The ONLY way to change s->state (logs the change when MJ_DEBUG is set). */

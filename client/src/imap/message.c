@@ -66,15 +66,24 @@ static mj_outcome fetch_body(mj_imap *s, const mj_imap_fetch_cb *cb, uint32_t se
     return cb->body(cb->ctx, seq, name->str, (const unsigned char *)v->str, v->len);
 }
 
-/* envelope = "(" env-date SP env-subject SP env-from SP ... SP env-message-id ")": 10 fields */
-static void fetch_envelope(const mj_imap_node *v, mj_imap_message *m)
+/* ENVELOPE and BODYSTRUCTURE / BODY: decoded by bodystructure.c into the session's decoder. */
+static mj_outcome fetch_structure(mj_imap *s, uint32_t seq, const mj_imap_node *name,
+                                  const mj_imap_node *v, mj_imap_message *m)
 {
-    if (v->kind != MJ_IMAP_LIST || v->count != 10)
-        return;
-    m->has_envelope = true;
-    const mj_imap_node *subject = v->first->next;
-    m->subject = subject->kind == MJ_IMAP_QUOTED || subject->kind == MJ_IMAP_LITERAL ? subject->str
-                                                                                      : NULL;
+    mj_error *err = mj_conn_error(s->conn);
+    mj_outcome o;
+    if (mj_imap_node_is(name, "ENVELOPE")) {
+        o = imap_decode_envelope(&s->decoder, v, seq, &m->envelope, err);
+        m->has_envelope = m->envelope != NULL;
+        m->subject = m->envelope != NULL ? m->envelope->subject : NULL;
+    } else {
+        o = imap_decode_body(&s->decoder, v, mj_imap_node_is(name, "BODY") ? "BODY" : "BODYSTRUCTURE",
+                             seq, &m->body, err);
+        m->has_bodystructure = m->body != NULL;
+    }
+    if (o != MJ_OK)
+        imap_set_state(s, MJ_IMAP_STATE_FAILED);
+    return o;
 }
 
 /* One "name value" pair of msg-att (RFC 9051 §9). */
@@ -107,10 +116,9 @@ static mj_outcome fetch_item(mj_imap *s, const mj_imap_fetch_cb *cb, uint32_t se
             return malformed(s, "FETCH MODSEQ");
         m->has_modseq = true;
         m->modseq = v->first->num;
-    } else if (mj_imap_node_is(name, "ENVELOPE")) {
-        fetch_envelope(v, m);
-    } else if (mj_imap_node_is(name, "BODYSTRUCTURE") || mj_imap_node_is(name, "BODY")) {
-        m->has_bodystructure = v->kind == MJ_IMAP_LIST && v->count > 0;
+    } else if (mj_imap_node_is(name, "ENVELOPE") || mj_imap_node_is(name, "BODYSTRUCTURE") ||
+               mj_imap_node_is(name, "BODY")) {
+        return fetch_structure(s, seq, name, v, m);
     } else if (strncasecmp(name->str, "BINARY.SIZE[", 12) == 0) {
         /* "BINARY.SIZE" section-binary SP number (RFC 3516 §4.2) */
         if (v->kind != MJ_IMAP_NUMBER)
@@ -123,20 +131,52 @@ static mj_outcome fetch_item(mj_imap *s, const mj_imap_fetch_cb *cb, uint32_t se
     return MJ_OK;
 }
 
+/*
+ * msg-att = "(" (msg-att-dynamic / msg-att-static) *(SP (msg-att-dynamic / msg-att-static)) ")"
+ * Each item is a name and a value.  Domino wraps some items in one more
+ * list, "(UID 14935 (ENVELOPE (...)) BODYSTRUCTURE (...))" (corpus
+ * domino/fetch-extra-parens): unless strict, such a list's pairs are taken
+ * as items of the response (one level only; IMAP_TOL_EXTRA_PARENS).
+ */
+static mj_outcome fetch_items(mj_imap *s, const mj_imap_fetch_cb *cb, uint32_t seq,
+                              const mj_imap_node *first, bool nested, mj_imap_message *m,
+                              const char **flags)
+{
+    for (const mj_imap_node *a = first; a != NULL;) {
+        if (a->kind == MJ_IMAP_LIST && !nested && (s->decoder.tolerances & IMAP_TOL_EXTRA_PARENS) != 0) {
+            s->decoder.used |= IMAP_TOL_EXTRA_PARENS;
+            mj_outcome o = fetch_items(s, cb, seq, a->first, true, m, flags);
+            if (o != MJ_OK)
+                return o;
+            a = a->next;
+            continue;
+        }
+        if (a->kind == MJ_IMAP_LIST)
+            return malformed(s, nested ? "FETCH (an item nested twice)"
+                                       : "FETCH (an item in parentheses: strict, tolerance extra-parens is off)");
+        if (a->next == NULL)
+            return malformed(s, "FETCH (an item without a value)");
+        mj_outcome o = fetch_item(s, cb, seq, a, a->next, m, flags);
+        if (o != MJ_OK)
+            return o;
+        a = a->next->next;
+    }
+    return MJ_OK;
+}
+
 mj_outcome imap_fetch_response(mj_imap *s, const mj_imap_response *r, const mj_imap_fetch_cb *cb)
 {
     const mj_imap_node *list = r->data;
     if (r->number == 0) /* nz-number: message sequence numbers start at 1 (RFC 9051 2.3.1.2) */
         return malformed(s, "FETCH (message number 0)");
-    if (list == NULL || list->kind != MJ_IMAP_LIST || list->count % 2 != 0)
+    if (list == NULL || list->kind != MJ_IMAP_LIST)
         return malformed(s, "FETCH");
     const char *flags[IMAP_FETCH_FLAGS_MAX];
     mj_imap_message m = {.seq = r->number, .flags = flags};
-    for (const mj_imap_node *a = list->first; a != NULL; a = a->next->next) {
-        mj_outcome o = fetch_item(s, cb, r->number, a, a->next, &m, flags);
-        if (o != MJ_OK)
-            return o;
-    }
+    imap_decoder_reset(&s->decoder);
+    mj_outcome o = fetch_items(s, cb, r->number, list->first, false, &m, flags);
+    if (o != MJ_OK)
+        return o;
     return cb != NULL && cb->message != NULL ? cb->message(cb->ctx, &m) : MJ_OK;
 }
 

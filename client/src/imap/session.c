@@ -942,6 +942,7 @@ mj_outcome mj_imap_start(mj_conn *c, mj_security security, const mj_imap_options
     s->security = security;
     if (opts != NULL)
         s->opts = *opts;
+    imap_decoder_init(&s->decoder, s->opts.strict ? 0u : (unsigned)IMAP_TOL_ALL);
     s->state = MJ_IMAP_STATE_GREETING;
     mj_imap_parser_set_sink(s->parser, literal_sink, s);
     mj_outcome o = greeting(s);
@@ -991,6 +992,7 @@ void mj_imap_close(mj_imap *s)
     mj_conn_close(s->conn);
     mj_imap_parser_free(s->parser);
     free(s->modified);
+    imap_decoder_free(&s->decoder);
     free(s);
 }
 

@@ -4,7 +4,7 @@ synchronize) on 127.0.0.1.
 
 Checks the JSON results of scenarios/FORMAT.md (login -> capabilities,
 list -> mailboxes, select -> exists/recent/uidvalidity/uidnext/flags,
-fetch -> messages with body_sha256, store, copy/move -> copyuid, append ->
+fetch -> messages with body_sha256 (and envelope / bodystructure), store, copy/move -> copyuid, append ->
 appenduid), exit codes, and what the client sent (STARTTLS before
 credentials, nothing sensitive without TLS).  Runs under /usr/bin/python3
 with pytest; finds mj in $MJ_BIN and the test certificates in $MJ_CERTS.
@@ -176,17 +176,26 @@ class ImapServer:
         w(b"* STATUS INBOX (MESSAGES 2 RECENT 0 UIDNEXT 12 UIDVALIDITY 1700 UNSEEN 1)")
         w(tag + b" OK done")
 
-    def _fetch(self, tag, w):
+    def _fetch(self, tag, w, args=b""):
+        if b"BODYSTRUCTURE" in args:  # ENVELOPE and BODYSTRUCTURE decoded (issue 6)
+            w(b'* 1 FETCH (UID 10 ENVELOPE ("Mon, 7 Feb 1994 21:52:25 -0800" "Re: x" '
+              b'(("Fred" NIL "fred" "example.org")) NIL NIL ((NIL NIL "team" NIL)(NIL NIL NIL NIL)) NIL NIL '
+              b'"<a@x>" "<b@x>") BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "7BIT" 10 1 '
+              b'NIL NIL NIL NIL)("APPLICATION" "PDF" ("NAME" "a.pdf") "<c@x>" NIL "BASE64" ' +
+              (b"many" if b"X-BAD" in args else b"4000") +
+              b' NIL ("ATTACHMENT" ("FILENAME" "a.pdf")) ("en") NIL) "MIXED" ("BOUNDARY" "b") NIL NIL NIL))')
+            w(tag + b" OK done")
+            return
         for seq, uid, body in ((1, 10, BODY1), (2, 11, BODY2)):
             w(b"* %d FETCH (UID %d FLAGS (\\Seen) RFC822.SIZE %d BODY[] {%d}" % (
                 seq, uid, len(body), len(body)) + b"\r\n" + body + b")")
         w(tag + b" OK done")
 
     def cmd_fetch(self, tag, args, w):
-        self._fetch(tag, w)
+        self._fetch(tag, w, args)
 
     def cmd_uid_fetch(self, tag, args, w):
-        self._fetch(tag, w)
+        self._fetch(tag, w, args)
 
     def cmd_store(self, tag, args, w):
         w(b"* 1 FETCH (FLAGS (\\Seen \\Flagged))")
@@ -310,6 +319,35 @@ def test_fetch_bodies_hashed(server, password_file):
     assert msgs[1]["body_sha256"] == hashlib.sha256(BODY2).hexdigest()
     assert server.commands[-2].endswith(b"FETCH 1:2 (UID FLAGS RFC822.SIZE BODY.PEEK[])")
     assert b"EXAMINE INBOX" in server.commands[-3]
+
+
+@pytest.mark.parametrize("server", [TLS], indirect=True)
+def test_fetch_envelope_bodystructure(server, password_file):
+    out = mj(server, "fetch", "INBOX", "1", "(UID ENVELOPE BODYSTRUCTURE)", login=password_file)
+    assert out["outcome"] == "ok", out
+    m = out["result"]["messages"][0]
+    assert m["subject"] == "Re: x"
+    assert m["envelope"] == {
+        "date": "Mon, 7 Feb 1994 21:52:25 -0800", "subject": "Re: x",
+        "from": [{"name": "Fred", "mailbox": "fred", "host": "example.org"}], "sender": [], "reply_to": [],
+        "to": [{"name": None, "mailbox": "team", "host": None, "group": "start"},
+               {"name": None, "mailbox": None, "host": None, "group": "end"}],
+        "cc": [], "bcc": [], "in_reply_to": "<a@x>", "message_id": "<b@x>"}
+    assert m["bodystructure"] == {
+        "part": "", "type": "MULTIPART", "subtype": "MIXED", "params": {"BOUNDARY": "b"},
+        "disposition": None, "language": None, "location": None,
+        "parts": [
+            {"part": "1", "type": "TEXT", "subtype": "PLAIN", "params": {"CHARSET": "utf-8"}, "id": None,
+             "description": None, "encoding": "7BIT", "size": 10, "lines": 1, "md5": None, "disposition": None,
+             "language": None, "location": None},
+            {"part": "2", "type": "APPLICATION", "subtype": "PDF", "params": {"NAME": "a.pdf"}, "id": "<c@x>",
+             "description": None, "encoding": "BASE64", "size": 4000, "md5": None,
+             "disposition": {"type": "ATTACHMENT", "params": {"FILENAME": "a.pdf"}}, "language": ["en"],
+             "location": None}]}
+    out = mj(server, "fetch", "INBOX", "1", "(UID BODYSTRUCTURE X-BAD)", login=password_file)
+    assert (out["outcome"], out["reason"]) == ("protocol-error", "malformed")
+    assert out["message"] == ("malformed BODYSTRUCTURE of message 1, part 2: body-fld-octets: "
+                              "expected a number, got atom many")
 
 
 @pytest.mark.parametrize("server", [TLS], indirect=True)

@@ -81,7 +81,23 @@ def fetch_line(n):
 def expected_entry(n):
     flags = [[], ["\\Seen"], ["\\Seen", "$Forwarded"]][n % 3]
     subject = "Réunion %d" % n if n % 7 == 0 else 'Re: "report" C:\\dir %d' % n
-    return {"seq": n, "uid": 100 + n, "flags": flags, "subject": subject}
+    ada = {"name": "Ada Lovelace", "mailbox": "ada", "host": "example.org"}
+    envelope = {"date": "Mon, 7 Feb 1994 21:52:25 -0800", "subject": subject, "in_reply_to": None,
+                "message_id": "<%d@example.org>" % n, "from": [ada], "sender": [ada],
+                "reply_to": [],
+                "to": [{"name": None, "mailbox": "bob", "host": "example.com"},
+                       {"name": "Carol, C.", "mailbox": "carol", "host": "example.net"}],
+                "cc": [], "bcc": []}
+    ext = {"md5": None, "disposition": None, "language": None, "location": None}
+    text = {"part": "1", "type": "TEXT", "subtype": "PLAIN", "params": {"CHARSET": "UTF-8"},
+            "id": None, "description": None, "encoding": "7BIT", "size": 120, "lines": 4, **ext}
+    pdf = {"part": "2", "type": "APPLICATION", "subtype": "PDF", "params": {"NAME": "a.pdf"},
+           "id": None, "description": None, "encoding": "BASE64", "size": 5000, **ext,
+           "disposition": {"type": "attachment", "params": {"FILENAME": "a.pdf"}}}
+    body = {"part": "", "type": "MULTIPART", "subtype": "MIXED", "params": {"BOUNDARY": "b%d" % n},
+            "parts": [text, pdf], "disposition": None, "language": None, "location": None}
+    return {"seq": n, "uid": 100 + n, "flags": flags, "subject": subject, "envelope": envelope,
+            "bodystructure": body}
 
 
 def body_response(seq, body):
