@@ -21,11 +21,11 @@
  * 4315) {expunged, vanished}.
  * fetch and store print their messages as a stream (json_out.c): each entry
  * is spooled to a temporary file as it arrives, so 100,000 messages take no
- * more memory than 10; the operation's other result keys come first.  fetch
- * --output PATH ('-': stdout) also writes the bytes of every BODY[...] /
- * BINARY[...] item, message after message in the order the server sent them,
- * nothing in between; without it the bodies are only hashed (body_sha256,
- * body_size).
+ * more memory than 10; the operation's other result keys come first.  The
+ * bodies of BODY[...] / BINARY[...] items are hashed as they stream
+ * (body_sha256, body_size); fetch --output PATH ('-': stdout) writes their
+ * bytes instead, message after message in the order the server sent them,
+ * nothing in between (body_size says where each ends; no body_sha256).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -442,7 +442,8 @@ static mj_outcome do_quota(mj_imap *s, const mj_cli_options *opts, json_t *r)
  * responses: the same peak as 10).  When the command succeeds the spool
  * becomes the result stream {"messages": [...]} (mj_cli_stream_set), which
  * json_out.c copies out entry by entry, the same bytes jansson would print.
- * Body sections are hashed as they stream, and written to --output if given.
+ * Body sections are hashed as they stream (body_sha256), or, with --output,
+ * written there instead (body_size says where each message's bytes end).
  */
 typedef struct fetch_out {
     FILE *spool;       /* one compact JSON entry per line; NULL once handed to the stream */
@@ -498,14 +499,18 @@ static mj_outcome fetch_body(void *ctx, uint32_t seq, const char *section, const
 {
     fetch_out *fo = ctx;
     (void)section;
+    if (fo->body != NULL) { /* --output: the bytes themselves, no digest */
+        fo->seq = seq;
+        if (len > 0 && fwrite(data, 1, len, fo->body) != len) {
+            fo->body_errno = errno != 0 ? errno : EIO;
+            return MJ_INTERNAL;
+        }
+        return MJ_OK;
+    }
     if (fo->seq != seq) {
         if (EVP_DigestInit_ex(fo->md, EVP_sha256(), NULL) != 1)
             return MJ_INTERNAL;
         fo->seq = seq;
-    }
-    if (fo->body != NULL && len > 0 && fwrite(data, 1, len, fo->body) != len) {
-        fo->body_errno = errno != 0 ? errno : EIO;
-        return MJ_INTERNAL;
     }
     return EVP_DigestUpdate(fo->md, data, len) == 1 ? MJ_OK : MJ_INTERNAL;
 }
@@ -573,7 +578,8 @@ static mj_outcome fetch_message(void *ctx, const mj_imap_message *m)
     if (m->body != NULL)
         json_object_set_new(j, "bodystructure", mj_cli_json_body(m->body));
     if (fo->seq == m->seq) {
-        json_object_set_new(j, "body_sha256", digest_hex(fo->md));
+        if (fo->body == NULL)
+            json_object_set_new(j, "body_sha256", digest_hex(fo->md));
         json_object_set_new(j, "body_size", json_integer((json_int_t)m->body_bytes));
         fo->seq = 0;
     }

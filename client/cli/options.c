@@ -573,7 +573,7 @@ static const struct opt_row opt_table[] = {
     {"to", '\0', "ADDRESS", opt_to, "SMTP: an envelope recipient (repeat for more)"},
     {"message", '\0', "PATH", opt_message, "the message to send or append ('-' = stdin)"},
     {"output", '\0', "PATH", opt_output,
-     "IMAP fetch: write the BODY[]/BINARY[] bytes to PATH ('-' = stdout), one message after another"},
+     "IMAP fetch: write the BODY[]/BINARY[] bytes to PATH ('-' = stdout), one message after another, instead of body_sha256"},
     {"body", '\0', "7bit|8bitmime|binarymime", opt_body,
      "SMTP: BODY= (default: 8bitmime for a file with 8-bit bytes; binarymime uses BDAT)"},
     {"chunking", '\0', NULL, opt_chunking, "SMTP: send with BDAT when the server offers CHUNKING"},
