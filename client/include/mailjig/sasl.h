@@ -196,6 +196,15 @@ typedef struct mj_sasl_policy {
 int mj_sasl_cleartext_allowed(mj_tls_state tls, const mj_sasl_policy *policy);
 
 /*
+ * MJ_USAGE / MJ_R_BAD_ARGUMENT in err when the user name, the password or the
+ * authorization identity of creds (borrowed; NULL fields skipped) holds CR or
+ * LF: they may go out on a command line (IMAP LOGIN, POP3 USER/PASS, APOP)
+ * where a line end would start a command the user never wrote (SECURITY-CASES
+ * #136).  The message names the field, never its value.  MJ_OK otherwise.
+ */
+mj_outcome mj_sasl_creds_check_lines(const mj_sasl_creds *creds, mj_error *err) MJ_MUST_CHECK;
+
+/*
  * One authentication's choice state.  Zero-initialise, then fill
  * server_mechs, tls, channel_binding and forced; tried and floor are kept by
  * mj_sasl_choose_after_failure.

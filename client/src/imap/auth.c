@@ -143,17 +143,6 @@ static auth_method choose(mj_imap *s, const mj_sasl_creds *creds, mj_sasl_mech f
     return AUTH_NONE;
 }
 
-static mj_outcome check_creds(mj_imap *s, const mj_sasl_creds *creds)
-{
-    static const char *const names[] = {"user name", "password", "authorization identity"};
-    const char *values[] = {creds->username, creds->password, creds->authzid};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (values[i] != NULL && imap_check_arg(s, names[i], values[i]) != MJ_OK)
-            return MJ_USAGE;
-    }
-    return MJ_OK;
-}
-
 /* ENABLE UTF8=ACCEPT when asked and advertised; a refusal leaves modified UTF-7. */
 static mj_outcome enter_utf8(mj_imap *s)
 {
@@ -213,7 +202,7 @@ mj_outcome mj_imap_login(mj_imap *s, const mj_sasl_creds *creds, mj_sasl_mech fo
     if (creds == NULL)
         return mj_error_set(mj_conn_error(s->conn), MJ_USAGE, MJ_R_BAD_ARGUMENT,
                             "IMAP login needs credentials; nothing was sent");
-    mj_outcome o = check_creds(s, creds);
+    mj_outcome o = mj_sasl_creds_check_lines(creds, mj_conn_error(s->conn));
     if (o != MJ_OK)
         return o;
     unsigned char cb[MJ_CB_DATA_MAX];

@@ -171,17 +171,6 @@ static auth_method choose(mj_pop3 *s, const mj_sasl_creds *creds, mj_sasl_mech f
     return AUTH_USER_PASS;
 }
 
-static mj_outcome check_creds(mj_pop3 *s, const mj_sasl_creds *creds)
-{
-    static const char *const names[] = {"user name", "password", "authorization identity"};
-    const char *values[] = {creds->username, creds->password, creds->authzid};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (values[i] != NULL && pop3_check_arg(s, names[i], values[i]) != MJ_OK)
-            return MJ_USAGE;
-    }
-    return MJ_OK;
-}
-
 /* UTF8 (RFC 6856) when asked and advertised; a -ERR leaves ASCII mode. */
 static mj_outcome enter_utf8(mj_pop3 *s)
 {
@@ -199,7 +188,7 @@ mj_outcome mj_pop3_login(mj_pop3 *s, const mj_sasl_creds *creds, mj_sasl_mech fo
         return mj_error_set(mj_conn_error(s->conn), MJ_USAGE, MJ_R_BAD_ARGUMENT,
                             "POP3 login is not allowed in the %s state",
                             mj_pop3_state_name(s->state));
-    mj_outcome o = check_creds(s, creds);
+    mj_outcome o = mj_sasl_creds_check_lines(creds, mj_conn_error(s->conn));
     if (o != MJ_OK)
         return o;
     mj_sasl_mech mech = MJ_SASL_NONE;

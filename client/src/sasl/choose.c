@@ -9,6 +9,8 @@
  */
 #include <stddef.h>
 
+#include <string.h>
+
 #include "sasl_internal.h"
 
 /* Strongest first; see mj_sasl_choose in mailjig/sasl.h for the reasons. */
@@ -29,6 +31,18 @@ static const mj_sasl_mech pref_order[] = {
 int mj_sasl_cleartext_allowed(mj_tls_state tls, const mj_sasl_policy *policy)
 {
     return tls == MJ_TLS_VERIFIED || (policy != NULL && policy->allow_insecure_auth);
+}
+
+mj_outcome mj_sasl_creds_check_lines(const mj_sasl_creds *creds, mj_error *err)
+{
+    static const char *const names[] = {"user name", "password", "authorization identity"};
+    const char *values[] = {creds->username, creds->password, creds->authzid};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (values[i] != NULL && strpbrk(values[i], "\r\n") != NULL)
+            return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                                "the %s holds CR or LF; nothing was sent", names[i]);
+    }
+    return MJ_OK;
 }
 
 static int given(const char *str)
