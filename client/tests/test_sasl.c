@@ -1011,6 +1011,30 @@ static void test_choose_forced(void **state)
     assert_int_equal(mj_sasl_choose(&ch, &p, &pw, &m, &err), MJ_USAGE);
 }
 
+/* CR or LF in a credential that may go on a command line: usage, the field named, never the value. */
+static void test_creds_check_lines(void **state)
+{
+    (void)state;
+    const mj_sasl_creds ok = {.username = "alice", .password = "s3cr\x01t", .authzid = NULL};
+    assert_int_equal(mj_sasl_creds_check_lines(&ok, &err), MJ_OK);
+    static const struct {
+        mj_sasl_creds creds;
+        const char *field;
+    } bad[] = {
+        {{.username = "alice\r\nA2 DELETE INBOX", .password = "x"}, "user name"},
+        {{.username = "alice", .password = "pw\nA2 LOGOUT"}, "password"},
+        {{.username = "alice", .password = "pw", .authzid = "bob\r"}, "authorization identity"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mj_error_clear(&err);
+        assert_int_equal(mj_sasl_creds_check_lines(&bad[i].creds, &err), MJ_USAGE);
+        assert_int_equal(err.reason, MJ_R_BAD_ARGUMENT);
+        char want[128];
+        snprintf(want, sizeof want, "the %s holds CR or LF; nothing was sent", bad[i].field);
+        assert_string_equal(err.message, want);
+    }
+}
+
 static void test_no_downgrade_after_failure(void **state)
 {
     (void)state;
@@ -1084,6 +1108,7 @@ int main(void)
         cmocka_unit_test(test_choose_order),
         cmocka_unit_test(test_choose_forced),
         cmocka_unit_test(test_no_downgrade_after_failure),
+        cmocka_unit_test(test_creds_check_lines),
     };
     return cmocka_run_group_tests_name("sasl", tests, NULL, NULL);
 }
