@@ -241,6 +241,27 @@ def _kill_group(proc, sig=signal.SIGKILL):
         pass
 
 
+def wait_exit(proc, timeout):
+    """proc.wait(timeout), woken by a pidfd at the exit instead of Popen's
+    sleep-and-poll loop (which adds up to a millisecond per scenario)."""
+    if proc.returncode is not None:
+        return proc.returncode
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # no pidfd (old kernel): Popen's own loop
+        return proc.wait(timeout)
+    try:
+        sel = selectors.DefaultSelector()
+        sel.register(fd, selectors.EVENT_READ)
+        ready = sel.select(timeout)
+        sel.close()
+    finally:
+        os.close(fd)
+    if not ready:
+        raise subprocess.TimeoutExpired(proc.args, timeout)
+    return proc.wait()
+
+
 class HarnessError(Exception):
     """The harness itself could not run the scenario (mjfake would not start)."""
 
@@ -297,7 +318,7 @@ class Fake:
         try:
             if grace <= 0:
                 raise subprocess.TimeoutExpired(self.cmd, 0)
-            self.returncode = self.proc.wait(grace)
+            self.returncode = wait_exit(self.proc, grace)
         except subprocess.TimeoutExpired:
             _kill_group(self.proc, signal.SIGTERM)
             try:
