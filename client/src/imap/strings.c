@@ -146,6 +146,19 @@ static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp_out)
     return 0;
 }
 
+bool imap_utf8_valid(const char *text, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp = 0;
+        size_t k = utf8_seq(p + i, len - i, &cp);
+        if (k == 0)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
 imap_str_form imap_str_form_of(const char *text, size_t len, bool atom_ok, bool utf8)
 {
     const unsigned char *p = (const unsigned char *)text;
