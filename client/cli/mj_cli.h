@@ -107,6 +107,7 @@ typedef struct mj_cli_options {
     bool has_unchangedsince;        /* --unchangedsince N (0 .. 2^63-1) */
     uint64_t unchangedsince;
     bool compress;             /* --compress: IMAP COMPRESS=DEFLATE after login when offered */
+    bool utf8;                 /* --utf8: IMAP ENABLE UTF8=ACCEPT after login when offered */
     /* IMAP list: LIST-EXTENDED (RFC 5258) and LIST-STATUS (RFC 5819); 0 = not asked */
     unsigned list_select;      /* --list-select: mj_imap_list_select bits */
     unsigned list_return;      /* --list-return: mj_imap_list_return bits */

@@ -370,6 +370,13 @@ static mj_outcome opt_compress(mj_cli_options *o, const char *v, mj_error *err)
     return MJ_OK;
 }
 
+static mj_outcome opt_utf8(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->utf8 = true;
+    return MJ_OK;
+}
+
 static mj_outcome opt_requiretls(mj_cli_options *o, const char *v, mj_error *err)
 {
     (void)v, (void)err;
@@ -668,6 +675,8 @@ static const struct opt_row opt_table[] = {
      "IMAP store: only messages unchanged since MODSEQ; the others are reported as modified"},
     {"compress", '\0', NULL, opt_compress,
      "IMAP: COMPRESS=DEFLATE after login when the server offers it (RFC 4978)"},
+    {"utf8", '\0', NULL, opt_utf8,
+     "IMAP: ENABLE UTF8=ACCEPT after login when the server offers it (RFC 6855)"},
     {"list-select", '\0', "WORDS", opt_list_select,
      "IMAP list: LIST (...) selection options: subscribed,remote,recursivematch,special-use"},
     {"list-return", '\0', "WORDS", opt_list_return,

@@ -273,6 +273,7 @@ class MjAdapter(Adapter):
     name = "mj"
     ops = frozenset(OPS)
     compress = True
+    utf8 = True
 
     def __init__(self, binary=None):
         self.binary = binary or os.path.join(core.BIN, "mj")
@@ -339,6 +340,8 @@ class MjAdapter(Adapter):
             cmd += ["--allow-insecure-auth"]
         if c.get("compress"):
             cmd += ["--compress"]
+        if c.get("utf8"):
+            cmd += ["--utf8"]
         words = OPS[scenario.op](scenario, workdir)
         # Operation options (--from, --to, --message) go before the URL, since
         # everything after the operation's first argument belongs to it.
