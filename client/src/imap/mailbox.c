@@ -37,12 +37,28 @@ static bool is_string(const mj_imap_node *n)
                          n->kind == MJ_IMAP_NUMBER || (n->kind == MJ_IMAP_LITERAL && !n->streamed));
 }
 
-/* A mailbox name from the server, as UTF-8 (escaped when it cannot be decoded). */
+/* True if p[0..n) is UTF-8 without control bytes: safe to hand over as it is. */
+static bool plain_utf8(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    return imap_utf8_valid(p, n);
+}
+
+/* A mailbox name from the server, as UTF-8: decoded from modified UTF-7, or with
+ * UTF8=ACCEPT / IMAP4rev2 as sent; escaped when it cannot be decoded (or is too long). */
 static void mailbox_name(mj_imap *s, const mj_imap_node *n, char *out, size_t size)
 {
     mj_error ignored;
-    if (s->utf8 || mj_imap_utf7_decode(n->str, n->len, out, size, &ignored) != MJ_OK)
+    if (s->utf8 && n->len < size && plain_utf8(n->str, n->len)) {
+        memcpy(out, n->str, n->len);
+        out[n->len] = '\0';
+    } else if (s->utf8 || mj_imap_utf7_decode(n->str, n->len, out, size, &ignored) != MJ_OK) {
         mj_escape(n->str, n->len, out, size);
+    }
 }
 
 /* ---- ID, ENABLE, NAMESPACE ---------------------------------------------------------------- */
@@ -291,8 +307,9 @@ static const char *keep(list_pending *p, const char *str)
     return d;
 }
 
-/* Give the pending entry to the caller. */
-static mj_outcome list_flush(list_ctx *lc)
+/* Give the pending entry to the caller; an outcome it returns without an error set
+ * gets one (the engine reports the session's error). */
+static mj_outcome list_flush(mj_imap *s, list_ctx *lc)
 {
     list_pending *p = &lc->p;
     if (!p->present || lc->stopped)
@@ -302,6 +319,9 @@ static mj_outcome list_flush(list_ctx *lc)
                             p->has_status, p->status, p->n_child, p->child};
     mj_outcome o = lc->fn != NULL ? lc->fn(lc->ctx, &e) : MJ_OK;
     lc->stopped = o != MJ_OK;
+    if (o != MJ_OK && mj_conn_error(s->conn)->outcome != o)
+        mj_error_set(mj_conn_error(s->conn), o, MJ_R_NONE, "the LIST callback stopped the listing (%s)",
+                     mj_outcome_name(o));
     return o;
 }
 
@@ -388,7 +408,7 @@ static mj_outcome list_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
         return list_status(s, lc, r);
     if (strcasecmp(r->name, lc->verb) != 0)
         return MJ_OK;
-    mj_outcome o = list_flush(lc);
+    mj_outcome o = list_flush(s, lc);
     return o != MJ_OK ? o : list_entry(s, lc, r);
 }
 
@@ -515,7 +535,7 @@ static mj_outcome list_run(mj_imap *s, const char *reference, const char *patter
        before it were given, so it is too */
     if (s->state != MJ_IMAP_STATE_FAILED) {
         mj_error kept = *mj_conn_error(s->conn);
-        mj_outcome f = list_flush(lc);
+        mj_outcome f = list_flush(s, lc);
         if (o == MJ_OK)
             o = f;
         else

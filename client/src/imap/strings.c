@@ -88,7 +88,9 @@ mj_outcome imap_check_raw(mj_imap *s, const char *what, const char *text)
     }
     if (quoted || depth != 0)
         return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
-                            "the %s has an unclosed quote or unbalanced parentheses", what);
+                            "the %s has an unclosed quote or unbalanced parentheses; nothing was "
+                            "sent",
+                            what);
     return MJ_OK;
 }
 
