@@ -108,6 +108,11 @@ typedef struct mj_cli_options {
     bool has_unchangedsince;        /* --unchangedsince N (0 .. 2^63-1) */
     uint64_t unchangedsince;
     bool compress;             /* --compress: IMAP COMPRESS=DEFLATE after login when offered */
+    bool utf8;                 /* --utf8: IMAP ENABLE UTF8=ACCEPT after login when offered */
+    /* IMAP list: LIST-EXTENDED (RFC 5258) and LIST-STATUS (RFC 5819); 0 = not asked */
+    unsigned list_select;      /* --list-select: mj_imap_list_select bits */
+    unsigned list_return;      /* --list-return: mj_imap_list_return bits */
+    unsigned list_status;      /* --list-status: mj_imap_status_item bits */
     const char *op; /* NULL when absent */
     int n_args;
     char **args; /* the operation's own arguments (into argv) */

@@ -9,7 +9,9 @@
  * makes the set a UID set (UID FETCH, UID STORE, ...).
  * Results follow SCENARIOS.md / scenarios/FORMAT.md: login {capabilities,
  * and with --compress compressed: whether COMPRESS=DEFLATE is on};
- * list {mailboxes: [{name, delimiter, attributes}]}; select {exists, recent,
+ * list {mailboxes: [{name, delimiter, attributes; with --list-status status:
+ * {messages, unseen, ...} or null; childinfo when the server sent CHILDINFO}]}
+ * (LIST-EXTENDED options, RFC 5258, RFC 5819); select {exists, recent,
  * uidvalidity, uidnext, flags, ...}; fetch {messages: [{seq, uid, flags,
  * size, body_sha256, body_size}]}; store {messages}; copy/move {copyuid};
  * append {appended, appenduid}; sort {numbers}; thread {threads}; quota {quota}.
@@ -62,6 +64,7 @@ static mj_outcome open_session(const mj_cli_options *opts, const mj_conn_config 
     memset(&io, 0, sizeof io);
     io.policy.allow_insecure_auth = opts->allow_insecure_auth;
     io.compress = opts->compress;
+    io.utf8 = opts->utf8;
     mj_outcome o = mj_imap_connect(cfg, &io, s_out, err);
     if (o != MJ_OK)
         return o;
@@ -205,30 +208,66 @@ static mj_outcome do_namespace(mj_imap *s, const mj_cli_options *opts, json_t *r
 
 /* ---- mailboxes ------------------------------------------------------------------------------------ */
 
-static mj_outcome add_mailbox(void *ctx, const mj_imap_list_entry *e)
-{
-    char d[2] = {e->delimiter, '\0'};
-    json_t *m = json_pack("{s:s, s:s?, s:o}", "name", e->name, "delimiter",
-                          e->delimiter ? d : NULL, "attributes",
-                          string_list(e->attributes, e->n_attributes));
-    return m != NULL && json_array_append_new(ctx, m) == 0 ? MJ_OK : MJ_INTERNAL;
-}
-
-static mj_outcome do_list(mj_imap *s, const mj_cli_options *opts, json_t *r)
-{
-    const char *ref = opts->n_args == 2 ? opts->args[0] : "";
-    const char *pattern = opts->n_args >= 1 ? opts->args[opts->n_args - 1] : "*";
-    json_t *a = json_array();
-    if (a == NULL)
-        return no_memory(mj_imap_error(s));
-    json_object_set_new(r, "mailboxes", a);
-    return mj_imap_list(s, ref, pattern, false, add_mailbox, a);
-}
-
 static void set_int(json_t *r, const char *key, int64_t v)
 {
     if (v >= 0)
         json_object_set_new(r, key, json_integer(v));
+}
+
+typedef struct list_out {
+    json_t *mailboxes;
+    bool status; /* --list-status: every entry gets "status" (null when none came) */
+} list_out;
+
+/* LIST-STATUS values -> {messages, unseen, ...} with the items the server sent. */
+static json_t *status_json(const mj_imap_status_values *v)
+{
+    static const struct {
+        const char *key;
+        size_t offset;
+    } keys[] = {
+        {"messages", offsetof(mj_imap_status_values, messages)},
+        {"recent", offsetof(mj_imap_status_values, recent)},
+        {"uidnext", offsetof(mj_imap_status_values, uidnext)},
+        {"uidvalidity", offsetof(mj_imap_status_values, uidvalidity)},
+        {"unseen", offsetof(mj_imap_status_values, unseen)},
+        {"highestmodseq", offsetof(mj_imap_status_values, highestmodseq)},
+        {"size", offsetof(mj_imap_status_values, size)},
+        {"deleted", offsetof(mj_imap_status_values, deleted)},
+    };
+    json_t *j = json_object();
+    for (size_t i = 0; j != NULL && i < sizeof keys / sizeof keys[0]; i++)
+        set_int(j, keys[i].key, *(const int64_t *)(const void *)((const char *)v + keys[i].offset));
+    return j;
+}
+
+static mj_outcome add_mailbox(void *ctx, const mj_imap_list_entry *e)
+{
+    list_out *lo = ctx;
+    char d[2] = {e->delimiter, '\0'};
+    json_t *m = json_pack("{s:s, s:s?, s:o}", "name", e->name, "delimiter",
+                          e->delimiter ? d : NULL, "attributes",
+                          string_list(e->attributes, e->n_attributes));
+    if (m != NULL && lo->status)
+        json_object_set_new(m, "status", e->has_status ? status_json(&e->status) : json_null());
+    if (m != NULL && e->n_childinfo > 0)
+        json_object_set_new(m, "childinfo", string_list(e->childinfo, e->n_childinfo));
+    return m != NULL && json_array_append_new(lo->mailboxes, m) == 0 ? MJ_OK : MJ_INTERNAL;
+}
+
+/* list [--list-select W] [--list-return W] [--list-status ITEMS] [[REFERENCE] PATTERN] */
+static mj_outcome do_list(mj_imap *s, const mj_cli_options *opts, json_t *r)
+{
+    const char *ref = opts->n_args == 2 ? opts->args[0] : "";
+    const char *pattern = opts->n_args >= 1 ? opts->args[opts->n_args - 1] : "*";
+    list_out lo = {json_array(), opts->list_status != 0};
+    if (lo.mailboxes == NULL)
+        return no_memory(mj_imap_error(s));
+    json_object_set_new(r, "mailboxes", lo.mailboxes);
+    if (opts->list_select == 0 && opts->list_return == 0 && opts->list_status == 0)
+        return mj_imap_list(s, ref, pattern, false, add_mailbox, &lo);
+    mj_imap_list_options lopts = {opts->list_select, opts->list_return, opts->list_status};
+    return mj_imap_list_ex(s, ref, pattern, &lopts, add_mailbox, &lo);
 }
 
 /* ---- CONDSTORE / QRESYNC: unsolicited changes collected for the result -------------------- */
@@ -980,7 +1019,9 @@ const mj_cli_op mj_cli_imap_ops[] = {
     {I, "capability", op_capability, 0, 0, "the server's capabilities (after STARTTLS and login)"},
     {I, "login", op_login, 0, 0, "log in; the capabilities after authentication"},
     {I, "namespace", op_namespace, 0, 0, "personal, other and shared namespaces"},
-    {I, "list", op_list, 0, 2, "[[REFERENCE] PATTERN]: mailboxes"},
+    {I, "list", op_list, 0, 2,
+     "[--list-select W] [--list-return W] [--list-status ITEMS] [[REFERENCE] PATTERN]: mailboxes "
+     "(with status, childinfo)"},
     {I, "select", op_select, 1, 2, "[--condstore|--qresync V:M[:UIDS]] MAILBOX [readonly]: exists, recent, uidvalidity, uidnext, flags, highestmodseq"},
     {I, "status", op_status, 1, 1, "MAILBOX: messages, recent, uidnext, uidvalidity, unseen"},
     {I, "create", op_create, 1, 1, "MAILBOX"},

@@ -370,6 +370,13 @@ static mj_outcome opt_compress(mj_cli_options *o, const char *v, mj_error *err)
     return MJ_OK;
 }
 
+static mj_outcome opt_utf8(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->utf8 = true;
+    return MJ_OK;
+}
+
 static mj_outcome opt_requiretls(mj_cli_options *o, const char *v, mj_error *err)
 {
     (void)v, (void)err;
@@ -542,6 +549,74 @@ static mj_outcome opt_unchangedsince(mj_cli_options *o, const char *v, mj_error 
     return MJ_OK;
 }
 
+/* ---- IMAP LIST-EXTENDED / LIST-STATUS (RFC 5258, RFC 5819) ------------------- */
+
+typedef struct opt_word {
+    const char *name;
+    unsigned bit;
+} opt_word;
+
+/* A comma list of the words of table (any case, each once) -> *bits. */
+static mj_outcome parse_words(const char *opt, const char *v, const opt_word *table, size_t n,
+                              const char *expected, unsigned *bits, mj_error *err)
+{
+    char what[160];
+    unsigned out = 0;
+    for (const char *p = v;;) {
+        size_t len = strcspn(p, ",");
+        unsigned bit = 0;
+        for (size_t i = 0; i < n; i++)
+            if (strlen(table[i].name) == len && strncasecmp(table[i].name, p, len) == 0)
+                bit = table[i].bit;
+        if (bit == 0 || (out & bit) != 0) {
+            snprintf(what, sizeof what, "%s must be a comma list of %s (each once), not", opt,
+                     expected);
+            return usage(err, what, v);
+        }
+        out |= bit;
+        if (p[len] == '\0')
+            break;
+        p += len + 1;
+    }
+    *bits = out;
+    return MJ_OK;
+}
+
+static mj_outcome opt_list_select(mj_cli_options *o, const char *v, mj_error *err)
+{
+    static const opt_word words[] = {{"subscribed", MJ_IMAP_LIST_SEL_SUBSCRIBED},
+                                     {"remote", MJ_IMAP_LIST_SEL_REMOTE},
+                                     {"recursivematch", MJ_IMAP_LIST_SEL_RECURSIVEMATCH},
+                                     {"special-use", MJ_IMAP_LIST_SEL_SPECIAL_USE}};
+    return parse_words("--list-select", v, words, sizeof words / sizeof words[0],
+                       "subscribed, remote, recursivematch, special-use", &o->list_select, err);
+}
+
+static mj_outcome opt_list_return(mj_cli_options *o, const char *v, mj_error *err)
+{
+    static const opt_word words[] = {{"subscribed", MJ_IMAP_LIST_RET_SUBSCRIBED},
+                                     {"children", MJ_IMAP_LIST_RET_CHILDREN},
+                                     {"special-use", MJ_IMAP_LIST_RET_SPECIAL_USE}};
+    return parse_words("--list-return", v, words, sizeof words / sizeof words[0],
+                       "subscribed, children, special-use", &o->list_return, err);
+}
+
+static mj_outcome opt_list_status(mj_cli_options *o, const char *v, mj_error *err)
+{
+    static const opt_word words[] = {{"messages", MJ_IMAP_STATUS_MESSAGES},
+                                     {"recent", MJ_IMAP_STATUS_RECENT},
+                                     {"uidnext", MJ_IMAP_STATUS_UIDNEXT},
+                                     {"uidvalidity", MJ_IMAP_STATUS_UIDVALIDITY},
+                                     {"unseen", MJ_IMAP_STATUS_UNSEEN},
+                                     {"highestmodseq", MJ_IMAP_STATUS_HIGHESTMODSEQ},
+                                     {"size", MJ_IMAP_STATUS_SIZE},
+                                     {"deleted", MJ_IMAP_STATUS_DELETED}};
+    return parse_words("--list-status", v, words, sizeof words / sizeof words[0],
+                       "messages, recent, uidnext, uidvalidity, unseen, highestmodseq, size, "
+                       "deleted",
+                       &o->list_status, err);
+}
+
 static const struct opt_row opt_table[] = {
     {"security", '\0', "MODE", opt_security,
      "none|implicit|starttls|starttls-if-available|auto (default auto: by port)"},
@@ -600,6 +675,14 @@ static const struct opt_row opt_table[] = {
      "IMAP store: only messages unchanged since MODSEQ; the others are reported as modified"},
     {"compress", '\0', NULL, opt_compress,
      "IMAP: COMPRESS=DEFLATE after login when the server offers it (RFC 4978)"},
+    {"utf8", '\0', NULL, opt_utf8,
+     "IMAP: ENABLE UTF8=ACCEPT after login when the server offers it (RFC 6855)"},
+    {"list-select", '\0', "WORDS", opt_list_select,
+     "IMAP list: LIST (...) selection options: subscribed,remote,recursivematch,special-use"},
+    {"list-return", '\0', "WORDS", opt_list_return,
+     "IMAP list: RETURN (...) options: subscribed,children,special-use"},
+    {"list-status", '\0', "ITEMS", opt_list_status,
+     "IMAP list: RETURN (STATUS (...)) (LIST-STATUS): messages,unseen,uidnext,uidvalidity,..."},
     {"version", 'V', NULL, opt_version, "print the version and exit"},
     {"help", 'h', NULL, opt_help, "print this help and exit"},
 };

@@ -597,6 +597,31 @@ static void test_condstore_options(void **state)
                 "add", "x", NULL);
 }
 
+/* --list-select / --list-return / --list-status: comma words in any case, each once; --utf8. */
+static void test_list_options(void **state)
+{
+    (void)state;
+    parse_ok("imap://h", "--list-select", "subscribed,RecursiveMatch", "--list-return",
+             "children,special-use,subscribed", "--list-status", "messages,UNSEEN,size", "--utf8",
+             "list", "", "*", NULL);
+    assert_int_equal(opts.list_select, MJ_IMAP_LIST_SEL_SUBSCRIBED | MJ_IMAP_LIST_SEL_RECURSIVEMATCH);
+    assert_int_equal(opts.list_return, MJ_IMAP_LIST_RET_CHILDREN | MJ_IMAP_LIST_RET_SPECIAL_USE |
+                                           MJ_IMAP_LIST_RET_SUBSCRIBED);
+    assert_int_equal(opts.list_status,
+                     MJ_IMAP_STATUS_MESSAGES | MJ_IMAP_STATUS_UNSEEN | MJ_IMAP_STATUS_SIZE);
+    assert_true(opts.utf8);
+    parse_ok("imap://h", "list", NULL);
+    assert_int_equal(opts.list_select | opts.list_return | opts.list_status, 0);
+    assert_false(opts.utf8);
+    parse_usage("--list-select must be a comma list", "imap://h", "--list-select", "children",
+                "list", NULL);
+    parse_usage("--list-return must be a comma list", "imap://h", "--list-return",
+                "children,children", "list", NULL);
+    parse_usage("--list-status must be a comma list", "imap://h", "--list-status", "messages,",
+                "list", NULL);
+    parse_usage("non-empty value", "imap://h", "--list-status", "", "list", NULL);
+}
+
 static void test_token_file(void **state)
 {
     (void)state;
@@ -627,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_auth_and_envelope_options),
         cmocka_unit_test(test_token_file),
         cmocka_unit_test(test_condstore_options),
+        cmocka_unit_test(test_list_options),
         cmocka_unit_test(test_smtp_extension_options),
         cmocka_unit_test(test_tls_options),
         cmocka_unit_test(test_millisecond_options),

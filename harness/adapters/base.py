@@ -40,6 +40,8 @@ class Adapter:
     unobservable = frozenset()
     #: whether it can ask for IMAP COMPRESS=DEFLATE (client: compress: true, RFC 4978)
     compress = False
+    #: whether it can ENABLE UTF8=ACCEPT (client: utf8: true, RFC 6855)
+    utf8 = False
 
     def available(self):
         """None when the client is installed, else why not."""
@@ -65,6 +67,8 @@ class Adapter:
             return f"{self.name} cannot force the SASL mechanism {scenario.client['mechanism']}"
         if scenario.client.get("compress") and not self.compress:
             return f"{self.name} cannot ask for COMPRESS=DEFLATE (client: compress)"
+        if scenario.client.get("utf8") and not self.utf8:
+            return f"{self.name} cannot ENABLE UTF8=ACCEPT (client: utf8)"
         return self.extra_na(scenario)
 
     def supports_mechanism(self, mech):

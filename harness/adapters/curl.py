@@ -59,6 +59,8 @@ CERT_REASONS = [
     ("too weak", "weak"),
 ]
 
+# imap.list arguments curl cannot express (LIST-EXTENDED options, LIST-STATUS).
+LIST_NA_ARGS = ("selection", "return", "status")
 OPS = frozenset({"probe", "imap.login", "imap.list", "pop3.stat", "pop3.list", "pop3.uidl",
                  "pop3.retr", "smtp.send"})
 MECHS = frozenset({"PLAIN", "LOGIN", "CRAM-MD5"})
@@ -96,6 +98,10 @@ class CurlAdapter(Adapter):
             return "curl fetches one message per URL: no range (args.message \"N-M\")"
         if "imap4rev2" in ((scenario.expect or {}).get("result") or {}):
             return "curl cannot tell whether IMAP4rev2 was enabled (result imap4rev2)"
+        if scenario.op == "imap.list":
+            asked = [k for k in LIST_NA_ARGS if (scenario.client.get("args") or {}).get(k)]
+            if asked:
+                return f"curl's LIST sends no LIST-EXTENDED options and reads no STATUS ({', '.join(asked)})"
         if scenario.op == "probe" and scenario.protocol not in SCHEMES:
             return f"no curl scheme for {scenario.protocol}"
         return None

@@ -91,9 +91,20 @@ def _imap_flags(v):
     return " ".join(v) if isinstance(v, (list, tuple)) else str(v or "")
 
 
+def _words(v):
+    """A list of option words (or one comma string) -> "a,b"."""
+    return ",".join(str(x) for x in v) if isinstance(v, (list, tuple)) else str(v)
+
+
 def _imap_list(sc, workdir):
+    """imap.list: selection / return (LIST-EXTENDED options), status (LIST-STATUS items)."""
     a = _args(sc)
-    return ["list", str(a.get("reference", "")), str(a.get("pattern", "*"))]
+    opts = []
+    for key, opt in (("selection", "--list-select"), ("return", "--list-return"),
+                     ("status", "--list-status")):
+        if a.get(key):
+            opts += [opt, _words(a[key])]
+    return opts + ["list", str(a.get("reference", "")), str(a.get("pattern", "*"))]
 
 
 def _imap_fetch(sc, workdir):
@@ -262,6 +273,7 @@ class MjAdapter(Adapter):
     name = "mj"
     ops = frozenset(OPS)
     compress = True
+    utf8 = True
 
     def __init__(self, binary=None):
         self.binary = binary or os.path.join(core.BIN, "mj")
@@ -328,6 +340,8 @@ class MjAdapter(Adapter):
             cmd += ["--allow-insecure-auth"]
         if c.get("compress"):
             cmd += ["--compress"]
+        if c.get("utf8"):
+            cmd += ["--utf8"]
         words = OPS[scenario.op](scenario, workdir)
         # Operation options (--from, --to, --message) go before the URL, since
         # everything after the operation's first argument belongs to it.

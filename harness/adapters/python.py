@@ -92,6 +92,11 @@ class PythonAdapter(Adapter):
             return "smtplib needs at least one recipient"
         if scenario.op == "smtp.send":
             return smtp_options(scenario.client.get("args") or {})[2]
+        if scenario.op == "imap.list":
+            asked = [k for k in ("selection", "return", "status")
+                     if (scenario.client.get("args") or {}).get(k)]
+            if asked:
+                return f"imaplib's list() takes no LIST-EXTENDED options and keeps no STATUS ({', '.join(asked)})"
         if scenario.op == "imap.select":
             a = scenario.client.get("args") or {}
             asked = [k for k in ("condstore", "qresync") if a.get(k)]

@@ -9,7 +9,7 @@
  * RFC 6855 (UTF8=ACCEPT), RFC 5530 (response codes), RFC 8314 (993),
  * RFC 3502 (MULTIAPPEND), RFC 5256 (SORT, THREAD), RFC 3516 (BINARY),
  * RFC 7162 (CONDSTORE, QRESYNC: MODSEQ, VANISHED), RFC 4315 (UID EXPUNGE),
- * RFC 4978 (COMPRESS=DEFLATE).
+ * RFC 4978 (COMPRESS=DEFLATE), RFC 5819 (LIST-STATUS).
  *
  * One mj_imap session owns one mj_conn.  Every function that talks to the
  * server returns an mj_outcome and records the error in mj_imap_error(s)
@@ -49,6 +49,8 @@ extern "C" {
 #define MJ_IMAP_CAP_NAME_MAX 64
 /* Longest caller string (mailbox, flag list, criteria...) in bytes. */
 #define MJ_IMAP_ARG_MAX ((size_t)64 * 1024)
+/* Non-ASCII strings one SEARCH / SORT / THREAD criteria text may hold. */
+#define MJ_IMAP_CRITERIA_STRINGS_MAX 32
 /* Longest mailbox name after modified UTF-7 decoding or encoding. */
 #define MJ_IMAP_MAILBOX_MAX 4096
 /* Escaped server text kept for the greeting, the last ALERT and BYE. */
@@ -219,12 +221,37 @@ mj_outcome mj_imap_namespace(mj_imap *s, mj_imap_namespaces *out) MJ_MUST_CHECK;
 
 /* ---- mailboxes --------------------------------------------------------------- */
 
+/* STATUS data items (RFC 9051 §6.3.11, RFC 7162 HIGHESTMODSEQ, RFC 8438 SIZE). */
+typedef enum mj_imap_status_item {
+    MJ_IMAP_STATUS_MESSAGES = 1u << 0,
+    MJ_IMAP_STATUS_RECENT = 1u << 1,        /* IMAP4rev1 only (RFC 9051 removed it) */
+    MJ_IMAP_STATUS_UIDNEXT = 1u << 2,
+    MJ_IMAP_STATUS_UIDVALIDITY = 1u << 3,
+    MJ_IMAP_STATUS_UNSEEN = 1u << 4,
+    MJ_IMAP_STATUS_HIGHESTMODSEQ = 1u << 5, /* needs CONDSTORE */
+    MJ_IMAP_STATUS_SIZE = 1u << 6,          /* needs STATUS=SIZE or IMAP4rev2 */
+    MJ_IMAP_STATUS_DELETED = 1u << 7        /* needs IMAP4rev2 */
+} mj_imap_status_item;
+
+/* The STATUS values of one mailbox; -1 where the server said nothing. */
+typedef struct mj_imap_status_values {
+    int64_t messages, recent, uidnext, uidvalidity, unseen, highestmodseq, size, deleted;
+} mj_imap_status_values;
+
 /* One LIST / LSUB entry, valid during the callback only. */
 typedef struct mj_imap_list_entry {
     const char *name;       /* UTF-8 (decoded from modified UTF-7 unless UTF8=ACCEPT) */
     char delimiter;         /* '\0' for NIL */
     size_t n_attributes;
     const char *const *attributes; /* "\HasNoChildren", "\Sent" ... as sent */
+    /* LIST-STATUS (RFC 5819): the untagged STATUS the server sent right after
+       this mailbox's LIST response; has_status false when none came (RFC
+       5819 §2: none for \NoSelect or \NonExistent mailboxes) */
+    bool has_status;
+    mj_imap_status_values status;
+    /* CHILDINFO extended data (RFC 5258 §4): "SUBSCRIBED" ... as sent */
+    size_t n_childinfo;
+    const char *const *childinfo;
 } mj_imap_list_entry;
 /* Returning non-MJ_OK stops the callbacks (the response is still read) and is returned. */
 typedef mj_outcome (*mj_imap_list_fn)(void *ctx, const mj_imap_list_entry *entry);
@@ -236,6 +263,49 @@ typedef mj_outcome (*mj_imap_list_fn)(void *ctx, const mj_imap_list_entry *entry
  */
 mj_outcome mj_imap_list(mj_imap *s, const char *reference, const char *pattern, bool lsub,
                         mj_imap_list_fn fn, void *ctx) MJ_MUST_CHECK;
+
+/* LIST-EXTENDED selection options (RFC 5258 §3.1, RFC 6154 §5.2). */
+typedef enum mj_imap_list_select {
+    MJ_IMAP_LIST_SEL_SUBSCRIBED = 1u << 0,
+    MJ_IMAP_LIST_SEL_REMOTE = 1u << 1,
+    MJ_IMAP_LIST_SEL_RECURSIVEMATCH = 1u << 2, /* never alone, nor with REMOTE only */
+    MJ_IMAP_LIST_SEL_SPECIAL_USE = 1u << 3
+} mj_imap_list_select;
+
+/* LIST-EXTENDED return options (RFC 5258 §3.2, RFC 6154 §5.1); STATUS is separate. */
+typedef enum mj_imap_list_return {
+    MJ_IMAP_LIST_RET_SUBSCRIBED = 1u << 0,
+    MJ_IMAP_LIST_RET_CHILDREN = 1u << 1,
+    MJ_IMAP_LIST_RET_SPECIAL_USE = 1u << 2
+} mj_imap_list_return;
+
+/* What mj_imap_list_ex asks; zero-initialised: a plain LIST. */
+typedef struct mj_imap_list_options {
+    unsigned select; /* mj_imap_list_select bits: LIST (...) before the reference */
+    unsigned ret;    /* mj_imap_list_return bits: RETURN (...) */
+    unsigned status; /* mj_imap_status_item bits: RETURN (... STATUS (...)) (RFC 5819) */
+} mj_imap_list_options;
+
+/*
+ * LIST with LIST-EXTENDED options; opts may be NULL (a plain LIST, no RETURN).
+ * Exactly what opts names is sent, each option only where the server offers
+ * it: SUBSCRIBED, REMOTE, RECURSIVEMATCH and the CHILDREN and SUBSCRIBED
+ * return options need LIST-EXTENDED; SPECIAL-USE (selection or return)
+ * SPECIAL-USE and LIST-EXTENDED; STATUS LIST-STATUS, and each status item its
+ * own capability (mj_imap_status_item); IMAP4rev2 has them all but RECENT.
+ * Asked but not offered: MJ_USAGE naming the capability, nothing sent (the
+ * rule of scenarios/FORMAT.md for arguments that need a capability).
+ * RECURSIVEMATCH without SUBSCRIBED or SPECIAL-USE: MJ_USAGE (RFC 5258 §3.1).
+ * Each entry reaches fn once the response after it was read, so that the
+ * untagged STATUS sent right after its LIST (RFC 5819 §2) comes with it; a
+ * STATUS naming another mailbox is checked and ignored.  A malformed STATUS
+ * (not a list of item-value pairs, a known item without a number) or
+ * malformed extended data (an odd list, CHILDINFO not a list of strings) is
+ * MJ_PROTOCOL_ERROR / MJ_R_MALFORMED and the session FAILS.
+ */
+mj_outcome mj_imap_list_ex(mj_imap *s, const char *reference, const char *pattern,
+                           const mj_imap_list_options *opts, mj_imap_list_fn fn,
+                           void *ctx) MJ_MUST_CHECK;
 
 /* What SELECT / EXAMINE / STATUS report; -1 where the server said nothing. */
 typedef struct mj_imap_mailbox_info {
@@ -452,6 +522,16 @@ mj_outcome mj_imap_fetch(mj_imap *s, bool uid, const char *set, const char *item
 /*
  * SEARCH / UID SEARCH criteria (validated as items).  fn gets each number;
  * with ESEARCH advertised, asks RETURN (ALL) and expands the set.
+ * criteria is UTF-8 text as a person writes it ("SUBJECT \"Grüße\" FROM x"):
+ * it is split into atoms, quoted strings and parentheses, and every quoted
+ * string (or bare word) holding bytes >= 0x80 is sent as a string of its
+ * own: on an IMAP4rev1 session as a literal (synchronizing unless LITERAL+
+ * or LITERAL- allows it) after "CHARSET UTF-8" (RFC 3501 §6.4.4); once
+ * UTF8=ACCEPT is enabled or IMAP4rev2 spoken, as a UTF-8 quoted string and
+ * without CHARSET (RFC 6855 §3, RFC 9051).  ASCII criteria go as written.
+ * Invalid UTF-8, or more than MJ_IMAP_CRITERIA_STRINGS_MAX such strings:
+ * MJ_USAGE before a byte is sent.  NO [BADCHARSET (...)]: MJ_SERVER_REFUSED
+ * with a message listing the charsets the server named.
  */
 mj_outcome mj_imap_search(mj_imap *s, bool uid, const char *criteria,
                           mj_outcome (*fn)(void *ctx, uint32_t n), void *ctx) MJ_MUST_CHECK;
@@ -547,7 +627,9 @@ mj_outcome mj_imap_append_many(mj_imap *s, const char *mailbox, const mj_imap_ap
  * MJ_SERVER_REFUSED, nothing sent).  criteria: sort keys separated by
  * spaces, each ARRIVAL CC DATE FROM SIZE SUBJECT TO DISPLAYFROM DISPLAYTO,
  * optionally preceded by REVERSE (MJ_USAGE otherwise); charset NULL means
- * "UTF-8"; search NULL means "ALL" (checked as SEARCH criteria).  fn gets
+ * "UTF-8"; search NULL means "ALL" (encoded as mj_imap_search's criteria;
+ * with non-ASCII text charset must be NULL or "UTF-8", else MJ_USAGE; NO
+ * [BADCHARSET] as there).  fn gets
  * each number of "* SORT" in order; a number over 32 bits or a non-number
  * is MJ_PROTOCOL_ERROR.
  */

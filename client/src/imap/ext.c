@@ -4,7 +4,8 @@
  * RFC 3502 (MULTIAPPEND: several messages in one APPEND, all or nothing),
  * RFC 9208 §4.2 (GETQUOTA root), RFC 5256 (SORT, THREAD and their UID
  * forms), RFC 9051 §6.3.1 (ENABLE IMAP4rev2) with RFC 5161 (ENABLE), and
- * RFC 9051 §6.3.12 (APPEND date-time).
+ * RFC 9051 §6.3.12 (APPEND date-time).  SORT and THREAD criteria go through
+ * criteria.c as SEARCH's do (non-ASCII strings, BADCHARSET).
  *
  * SORT and THREAD replies are checked whole before the caller's callback
  * sees a number: a malformed response delivers nothing.
@@ -260,8 +261,11 @@ static mj_outcome check_sort_criteria(mj_imap *s, const char *criteria)
     return MJ_OK;
 }
 
-/* charset (an atom) and search criteria, with their defaults. */
-static mj_outcome check_charset_search(mj_imap *s, const char **charset, const char **search)
+/* charset (an atom) and search criteria, with their defaults, encoded as SEARCH's
+ * (criteria.c); non-ASCII text is UTF-8, so the charset must say so.  On MJ_OK
+ * the caller frees c. */
+static mj_outcome check_charset_search(mj_imap *s, const char **charset, const char **search,
+                                       imap_criteria *c)
 {
     if (*charset == NULL)
         *charset = "UTF-8";
@@ -271,7 +275,21 @@ static mj_outcome check_charset_search(mj_imap *s, const char **charset, const c
         return MJ_USAGE;
     if (imap_str_form_of(*charset, strlen(*charset), true, false) != IMAP_STR_ATOM)
         return usage(s, "a charset must be an atom such as UTF-8");
-    return imap_check_raw(s, "search criteria", *search);
+    if (imap_criteria_build(s, *search, c) != MJ_OK)
+        return MJ_USAGE;
+    if (c->non_ascii && strcasecmp(*charset, "UTF-8") != 0) {
+        imap_criteria_free(c);
+        return usage(s, "search criteria with non-ASCII text are UTF-8: the charset must be "
+                        "UTF-8");
+    }
+    return MJ_OK;
+}
+
+/* parts[0..k) then the criteria's parts; returns the new count. */
+static size_t append_criteria(imap_part *parts, size_t k, const imap_criteria *c)
+{
+    memcpy(parts + k, c->parts, c->n * sizeof parts[0]);
+    return k + c->n;
 }
 
 /* A message number of SORT / THREAD: nz-number, 32 bits. */
@@ -315,21 +333,28 @@ static mj_outcome sort_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
 mj_outcome mj_imap_sort(mj_imap *s, bool uid, const char *criteria, const char *charset,
                         const char *search, mj_outcome (*fn)(void *ctx, uint32_t n), void *ctx)
 {
+    imap_criteria c;
     if (check_sort_criteria(s, criteria) != MJ_OK ||
-        check_charset_search(s, &charset, &search) != MJ_OK)
+        check_charset_search(s, &charset, &search, &c) != MJ_OK)
         return MJ_USAGE;
-    if (!mj_imap_has_capability(s, "SORT"))
+    if (!mj_imap_has_capability(s, "SORT")) {
+        imap_criteria_free(&c);
         return not_offered(s, "SORT", "RFC 5256");
+    }
     sort_ctx sc = {fn, ctx};
-    imap_part parts[] = {
+    imap_part parts[4 + IMAP_CRITERIA_PARTS_MAX] = {
         {IMAP_P_RAW, "(", false, "sort criteria", false},
         {IMAP_P_RAW, criteria, false, "sort criteria", true},
         {IMAP_P_RAW, ")", false, "sort criteria", true},
         {IMAP_P_RAW, charset, false, "charset", false},
-        {IMAP_P_RAW, search, false, "search criteria", false},
     };
-    return imap_run(s, uid ? IMAP_CMD_UID_SORT : IMAP_CMD_SORT, parts, 5, sort_hook, &sc,
-                    MJ_SERVER_REFUSED, NULL);
+    size_t n = append_criteria(parts, 4, &c);
+    imap_cmd cmd = uid ? IMAP_CMD_UID_SORT : IMAP_CMD_SORT;
+    imap_done done;
+    memset(&done, 0, sizeof done);
+    mj_outcome o = imap_run(s, cmd, parts, n, sort_hook, &sc, MJ_SERVER_REFUSED, &done);
+    imap_criteria_free(&c);
+    return imap_criteria_refused(s, cmd, &done, o);
 }
 
 /* ---- THREAD ----------------------------------------------------------------------------- */
@@ -411,18 +436,25 @@ mj_outcome mj_imap_thread(mj_imap *s, bool uid, const char *algorithm, const cha
     if (imap_str_form_of(algorithm, strlen(algorithm), true, false) != IMAP_STR_ATOM ||
         strlen(algorithm) + 8 > MJ_IMAP_CAP_NAME_MAX)
         return usage(s, "a thread algorithm must be an atom such as REFERENCES");
-    if (check_charset_search(s, &charset, &search) != MJ_OK)
-        return MJ_USAGE;
     char cap[MJ_IMAP_CAP_NAME_MAX];
     snprintf(cap, sizeof cap, "THREAD=%s", algorithm);
-    if (!mj_imap_has_capability(s, cap))
+    imap_criteria c;
+    if (check_charset_search(s, &charset, &search, &c) != MJ_OK)
+        return MJ_USAGE;
+    if (!mj_imap_has_capability(s, cap)) {
+        imap_criteria_free(&c);
         return not_offered(s, cap, "RFC 5256");
+    }
     thread_walk tw = {s, false, 0, fn, ctx};
-    imap_part parts[] = {
+    imap_part parts[2 + IMAP_CRITERIA_PARTS_MAX] = {
         {IMAP_P_RAW, algorithm, false, "thread algorithm", false},
         {IMAP_P_RAW, charset, false, "charset", false},
-        {IMAP_P_RAW, search, false, "search criteria", false},
     };
-    return imap_run(s, uid ? IMAP_CMD_UID_THREAD : IMAP_CMD_THREAD, parts, 3, thread_hook, &tw,
-                    MJ_SERVER_REFUSED, NULL);
+    size_t n = append_criteria(parts, 2, &c);
+    imap_cmd cmd = uid ? IMAP_CMD_UID_THREAD : IMAP_CMD_THREAD;
+    imap_done done;
+    memset(&done, 0, sizeof done);
+    mj_outcome o = imap_run(s, cmd, parts, n, thread_hook, &tw, MJ_SERVER_REFUSED, &done);
+    imap_criteria_free(&c);
+    return imap_criteria_refused(s, cmd, &done, o);
 }

@@ -6,7 +6,8 @@
  * message.c (FETCH, SEARCH, STORE, COPY/MOVE, APPEND, IDLE, QUOTA),
  * ext.c (MULTIAPPEND, GETQUOTA, SORT, THREAD, ENABLE IMAP4rev2) and
  * condstore.c (CONDSTORE / QRESYNC: ENABLE, SELECT parameters, VANISHED,
- * MODSEQ codes, CHANGEDSINCE, UNCHANGEDSINCE; UID EXPUNGE);
+ * MODSEQ codes, CHANGEDSINCE, UNCHANGEDSINCE; UID EXPUNGE), criteria.c
+ * (SEARCH criteria with non-ASCII strings: literals, CHARSET, BADCHARSET);
  * bodystructure.c decodes ENVELOPE and BODYSTRUCTURE for message.c.
  * Internal.
  */
@@ -254,5 +255,33 @@ typedef enum imap_str_form { IMAP_STR_ATOM = 0, IMAP_STR_QUOTED, IMAP_STR_LITERA
 /* How text[0..len) must go: atom when allowed and every byte an ASTRING-CHAR;
  * quoted when printable ASCII (UTF-8 too with utf8) and short; else literal. */
 imap_str_form imap_str_form_of(const char *text, size_t len, bool atom_ok, bool utf8);
+/* True if text[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
+bool imap_utf8_valid(const char *text, size_t len);
+
+/* ---- criteria.c ---- */
+
+/* Parts of one encoded criteria text: a string part and the raw text after it, each. */
+#define IMAP_CRITERIA_PARTS_MAX (2 * MJ_IMAP_CRITERIA_STRINGS_MAX + 1)
+
+/*
+ * SEARCH criteria as command parts (mj_imap_search explains the encoding).
+ * parts[0] has glue false (the engine puts the SP before it); mem owns the
+ * texts.  non_ascii: a string holds bytes >= 0x80; charset: it must be
+ * announced as CHARSET UTF-8 (non_ascii on a session that is not UTF-8).
+ */
+typedef struct imap_criteria {
+    imap_part parts[IMAP_CRITERIA_PARTS_MAX];
+    size_t n;
+    bool non_ascii;
+    bool charset;
+    char *mem;
+} imap_criteria;
+
+/* Check (imap_check_raw, UTF-8) and split criteria; MJ_USAGE with nothing sent. */
+mj_outcome imap_criteria_build(mj_imap *s, const char *criteria, imap_criteria *c) MJ_MUST_CHECK;
+void imap_criteria_free(imap_criteria *c);
+/* After a NO to a SEARCH, SORT or THREAD: [BADCHARSET (...)] gets a message
+   naming the charsets the server supports; o (the refusal) is returned. */
+mj_outcome imap_criteria_refused(mj_imap *s, imap_cmd cmd, const imap_done *done, mj_outcome o);
 
 #endif

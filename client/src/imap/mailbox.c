@@ -3,9 +3,11 @@
  *
  * RFC 2971 (ID), RFC 5161 (ENABLE), RFC 2342 (NAMESPACE), RFC 9051 §6.3
  * (SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST,
- * STATUS), RFC 3501 §6.3.9 (LSUB), RFC 5258 / RFC 6154 (LIST return
- * options), RFC 9051 §6.4 (CLOSE, UNSELECT, EXPUNGE), RFC 3501 §6.4.1
- * (CHECK).  Mailbox names cross the wire in modified UTF-7 (RFC 3501
+ * STATUS), RFC 3501 §6.3.9 (LSUB), RFC 5258 (LIST-EXTENDED: selection and
+ * return options, CHILDINFO), RFC 6154 (SPECIAL-USE), RFC 5819 (LIST-STATUS:
+ * the STATUS after each LIST goes with its entry), RFC 7162 §3.1.6 and
+ * RFC 8438 (STATUS HIGHESTMODSEQ, SIZE), RFC 9051 §6.4 (CLOSE, UNSELECT,
+ * EXPUNGE), RFC 3501 §6.4.1 (CHECK).  Mailbox names cross the wire in modified UTF-7 (RFC 3501
  * §5.1.3) unless UTF8=ACCEPT is enabled (RFC 6855).
  */
 #include "imap/imap_internal.h"
@@ -35,12 +37,28 @@ static bool is_string(const mj_imap_node *n)
                          n->kind == MJ_IMAP_NUMBER || (n->kind == MJ_IMAP_LITERAL && !n->streamed));
 }
 
-/* A mailbox name from the server, as UTF-8 (escaped when it cannot be decoded). */
+/* True if p[0..n) is UTF-8 without control bytes: safe to hand over as it is. */
+static bool plain_utf8(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    return imap_utf8_valid(p, n);
+}
+
+/* A mailbox name from the server, as UTF-8: decoded from modified UTF-7, or with
+ * UTF8=ACCEPT / IMAP4rev2 as sent; escaped when it cannot be decoded (or is too long). */
 static void mailbox_name(mj_imap *s, const mj_imap_node *n, char *out, size_t size)
 {
     mj_error ignored;
-    if (s->utf8 || mj_imap_utf7_decode(n->str, n->len, out, size, &ignored) != MJ_OK)
+    if (s->utf8 && n->len < size && plain_utf8(n->str, n->len)) {
+        memcpy(out, n->str, n->len);
+        out[n->len] = '\0';
+    } else if (s->utf8 || mj_imap_utf7_decode(n->str, n->len, out, size, &ignored) != MJ_OK) {
         mj_escape(n->str, n->len, out, size);
+    }
 }
 
 /* ---- ID, ENABLE, NAMESPACE ---------------------------------------------------------------- */
@@ -141,53 +159,406 @@ mj_outcome mj_imap_namespace(mj_imap *s, mj_imap_namespaces *out)
                     MJ_SERVER_REFUSED, NULL);
 }
 
+/* ---- STATUS data (shared by STATUS and LIST-STATUS) ----------------------------------------- */
+
+/* What a LIST option or STATUS item needs from the server (need_table). */
+typedef enum imap_need {
+    NEED_NONE = 0,
+    NEED_LIST_EXTENDED,
+    NEED_SPECIAL_USE,
+    NEED_LIST_STATUS,
+    NEED_CONDSTORE,
+    NEED_STATUS_SIZE,
+    NEED_REV2,
+    NEED_REV1
+} imap_need;
+
+/*
+ * Offered on a rev2 session: !not_rev2 && (in_rev2 || caps); on rev1:
+ * rev1_ok && caps, where caps = every bit advertised and the name (if any).
+ * RFC 9051 took LIST-EXTENDED, LIST-STATUS, SPECIAL-USE and STATUS SIZE and
+ * DELETED into the base protocol and removed STATUS RECENT.
+ */
+static const struct {
+    uint32_t bits;
+    const char *name;
+    bool in_rev2, not_rev2, rev1_ok;
+    const char *what;
+} need_table[] = {
+    [NEED_NONE] = {0, NULL, true, false, true, ""},
+    [NEED_LIST_EXTENDED] = {MJ_IMAP_CAP_LIST_EXTENDED, NULL, true, false, true,
+                            "LIST-EXTENDED (RFC 5258)"},
+    [NEED_SPECIAL_USE] = {MJ_IMAP_CAP_SPECIAL_USE | MJ_IMAP_CAP_LIST_EXTENDED, NULL, true, false,
+                          true, "SPECIAL-USE with LIST-EXTENDED (RFC 6154)"},
+    [NEED_LIST_STATUS] = {MJ_IMAP_CAP_LIST_STATUS, NULL, true, false, true, "LIST-STATUS (RFC 5819)"},
+    [NEED_CONDSTORE] = {MJ_IMAP_CAP_CONDSTORE, NULL, false, false, true, "CONDSTORE (RFC 7162)"},
+    [NEED_STATUS_SIZE] = {0, "STATUS=SIZE", true, false, true, "STATUS=SIZE (RFC 8438) or IMAP4rev2"},
+    [NEED_REV2] = {0, NULL, true, false, false, "IMAP4rev2 (RFC 9051)"},
+    [NEED_REV1] = {0, NULL, false, true, true, "IMAP4rev1 (RFC 9051 removed STATUS RECENT)"},
+};
+
+static bool offered(const mj_imap *s, imap_need need)
+{
+    bool caps = (s->caps.bits & need_table[need].bits) == need_table[need].bits &&
+                (need_table[need].name == NULL || mj_imap_has_capability(s, need_table[need].name));
+    if (s->rev2)
+        return !need_table[need].not_rev2 && (need_table[need].in_rev2 || caps);
+    return need_table[need].rev1_ok && caps;
+}
+
+static mj_outcome not_offered(mj_imap *s, const char *option, imap_need need)
+{
+    return mj_error_set(mj_conn_error(s->conn), MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                        "%s needs %s, which this session does not have; nothing was sent", option,
+                        need_table[need].what);
+}
+
+/* status-att (RFC 9051 §6.3.11, RFC 7162 §3.1.6, RFC 8438); any other item is skipped. */
+static const struct {
+    const char *name;
+    unsigned bit; /* mj_imap_status_item */
+    size_t offset;
+    imap_need need;
+} status_items[] = {
+    {"MESSAGES", MJ_IMAP_STATUS_MESSAGES, offsetof(mj_imap_status_values, messages), NEED_NONE},
+    {"RECENT", MJ_IMAP_STATUS_RECENT, offsetof(mj_imap_status_values, recent), NEED_REV1},
+    {"UIDNEXT", MJ_IMAP_STATUS_UIDNEXT, offsetof(mj_imap_status_values, uidnext), NEED_NONE},
+    {"UIDVALIDITY", MJ_IMAP_STATUS_UIDVALIDITY, offsetof(mj_imap_status_values, uidvalidity),
+     NEED_NONE},
+    {"UNSEEN", MJ_IMAP_STATUS_UNSEEN, offsetof(mj_imap_status_values, unseen), NEED_NONE},
+    {"HIGHESTMODSEQ", MJ_IMAP_STATUS_HIGHESTMODSEQ,
+     offsetof(mj_imap_status_values, highestmodseq), NEED_CONDSTORE},
+    {"SIZE", MJ_IMAP_STATUS_SIZE, offsetof(mj_imap_status_values, size), NEED_STATUS_SIZE},
+    {"DELETED", MJ_IMAP_STATUS_DELETED, offsetof(mj_imap_status_values, deleted), NEED_REV2},
+};
+#define STATUS_ITEMS (sizeof status_items / sizeof status_items[0])
+
+static void status_reset(mj_imap_status_values *v)
+{
+    v->messages = v->recent = v->uidnext = v->uidvalidity = v->unseen = v->highestmodseq =
+        v->size = v->deleted = -1;
+}
+
+/*
+ * status-response = "STATUS" SP mailbox SP "(" [status-att-val *(SP status-att-val)] ")"
+ * status-att-val  = status-att SP number (RFC 9051 §9); items of other
+ * extensions (APPENDLIMIT NIL, MAILBOXID (id): Gmail, status-inbox-appendlimit-nil)
+ * are skipped whatever their value.  name gets the mailbox as UTF-8.
+ */
+static mj_outcome status_parse(mj_imap *s, const mj_imap_response *r, char *name, size_t size,
+                               mj_imap_status_values *v)
+{
+    const mj_imap_node *list = r->data != NULL ? r->data->next : NULL;
+    status_reset(v);
+    if (!is_string(r->data) || list == NULL || list->kind != MJ_IMAP_LIST || list->count % 2 != 0)
+        return malformed(s, "STATUS");
+    mailbox_name(s, r->data, name, size);
+    for (const mj_imap_node *a = list->first; a != NULL && a->next != NULL; a = a->next->next) {
+        for (size_t i = 0; i < STATUS_ITEMS; i++) {
+            if (!mj_imap_node_is(a, status_items[i].name))
+                continue;
+            if (a->next->kind != MJ_IMAP_NUMBER)
+                return malformed(s, "STATUS");
+            *(int64_t *)(void *)((char *)v + status_items[i].offset) = (int64_t)a->next->num;
+        }
+    }
+    return MJ_OK;
+}
+
 /* ---- LIST, LSUB ------------------------------------------------------------------------------ */
+
+/* Bytes of attribute and CHILDINFO text kept with the entry waiting for its STATUS. */
+#define IMAP_LIST_TEXT_KEEP 2048
+/* CHILDINFO values of one entry passed to the callback; more are dropped. */
+#define IMAP_LIST_CHILDINFO_MAX 8
+/* "LIST (...)" selection options and "RETURN (...)" return options as sent. */
+#define IMAP_LIST_OPTIONS_MAX 256
+
+/* The last LIST entry, copied out of the parser's arena until the next response. */
+typedef struct list_pending {
+    bool present;
+    char name[MJ_IMAP_MAILBOX_MAX];
+    char delimiter;
+    size_t n_attrs, n_child, used;
+    const char *attrs[IMAP_LIST_ATTRS_MAX];
+    const char *child[IMAP_LIST_CHILDINFO_MAX];
+    char text[IMAP_LIST_TEXT_KEEP];
+    bool has_status;
+    mj_imap_status_values status;
+} list_pending;
 
 typedef struct list_ctx {
     const char *verb;
+    bool status;  /* RETURN (STATUS ...) asked: STATUS responses belong to entries */
+    bool stopped; /* fn returned an error: nothing more reaches it */
     mj_imap_list_fn fn;
     void *ctx;
+    list_pending p;
 } list_ctx;
 
-/* mailbox-list = "(" [mbx-list-flags] ")" SP (DQUOTE QUOTED-CHAR DQUOTE / nil) SP mailbox [SP ext] */
-static mj_outcome list_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
+/* A copy of str in p->text, or NULL when full (the item is then dropped). */
+static const char *keep(list_pending *p, const char *str)
 {
-    list_ctx *lc = ctx;
-    if (strcasecmp(r->name, lc->verb) != 0)
+    size_t n = strlen(str) + 1;
+    if (n > sizeof p->text - p->used)
+        return NULL;
+    char *d = memcpy(p->text + p->used, str, n);
+    p->used += n;
+    return d;
+}
+
+/* Give the pending entry to the caller; an outcome it returns without an error set
+ * gets one (the engine reports the session's error). */
+static mj_outcome list_flush(mj_imap *s, list_ctx *lc)
+{
+    list_pending *p = &lc->p;
+    if (!p->present || lc->stopped)
         return MJ_OK;
+    p->present = false;
+    mj_imap_list_entry e = {p->name, p->delimiter, p->n_attrs, p->attrs,
+                            p->has_status, p->status, p->n_child, p->child};
+    mj_outcome o = lc->fn != NULL ? lc->fn(lc->ctx, &e) : MJ_OK;
+    lc->stopped = o != MJ_OK;
+    if (o != MJ_OK && mj_conn_error(s->conn)->outcome != o)
+        mj_error_set(mj_conn_error(s->conn), o, MJ_R_NONE, "the LIST callback stopped the listing (%s)",
+                     mj_outcome_name(o));
+    return o;
+}
+
+/*
+ * mbox-list-extended      = "(" [mbox-list-extended-item *(SP mbox-list-extended-item)] ")"
+ * mbox-list-extended-item = mbox-list-extended-item-tag SP tagged-ext-val
+ * childinfo-extended-item = "CHILDINFO" SP "(" list-select-base-opt-quoted
+ *                           *(SP list-select-base-opt-quoted) ")"      (RFC 5258 §9)
+ * Other tags (OLDNAME ...) are skipped.
+ */
+static mj_outcome list_extended(mj_imap *s, list_ctx *lc, const mj_imap_node *ext)
+{
+    list_pending *p = &lc->p;
+    if (ext->kind != MJ_IMAP_LIST || ext->count % 2 != 0)
+        return malformed(s, "LIST extended data");
+    for (const mj_imap_node *t = ext->first; t != NULL; t = t->next->next) {
+        if (!is_string(t))
+            return malformed(s, "LIST extended data");
+        if (strcasecmp(t->str, "CHILDINFO") != 0)
+            continue;
+        const mj_imap_node *v = t->next;
+        if (v->kind != MJ_IMAP_LIST || v->first == NULL)
+            return malformed(s, "LIST CHILDINFO");
+        for (const mj_imap_node *c = v->first; c != NULL; c = c->next) {
+            if (!is_string(c))
+                return malformed(s, "LIST CHILDINFO");
+            const char *k = p->n_child < IMAP_LIST_CHILDINFO_MAX ? keep(p, c->str) : NULL;
+            if (k != NULL)
+                p->child[p->n_child++] = k;
+        }
+    }
+    return MJ_OK;
+}
+
+/* mailbox-list = "(" [mbx-list-flags] ")" SP (DQUOTE QUOTED-CHAR DQUOTE / nil) SP mailbox
+ *                [SP mbox-list-extended] */
+static mj_outcome list_entry(mj_imap *s, list_ctx *lc, const mj_imap_response *r)
+{
     const mj_imap_node *attrs = r->data;
     const mj_imap_node *delim = attrs != NULL ? attrs->next : NULL;
     const mj_imap_node *name = delim != NULL ? delim->next : NULL;
     if (attrs == NULL || attrs->kind != MJ_IMAP_LIST || delim == NULL || !is_string(name) ||
         !(delim->kind == MJ_IMAP_NIL || (delim->kind == MJ_IMAP_QUOTED && delim->len == 1)))
         return malformed(s, lc->verb);
-    const char *list[IMAP_LIST_ATTRS_MAX];
-    mj_imap_list_entry e = {.attributes = list};
-    for (const mj_imap_node *a = attrs->first; a != NULL && e.n_attributes < IMAP_LIST_ATTRS_MAX;
+    list_pending *p = &lc->p;
+    memset(p, 0, offsetof(list_pending, name));
+    p->used = p->n_attrs = p->n_child = 0;
+    p->has_status = false;
+    status_reset(&p->status);
+    for (const mj_imap_node *a = attrs->first; a != NULL && p->n_attrs < IMAP_LIST_ATTRS_MAX;
          a = a->next) {
-        if (a->kind == MJ_IMAP_ATOM)
-            list[e.n_attributes++] = a->str;
+        const char *k = a->kind == MJ_IMAP_ATOM ? keep(p, a->str) : NULL;
+        if (k != NULL)
+            p->attrs[p->n_attrs++] = k;
     }
-    char decoded[MJ_IMAP_MAILBOX_MAX];
-    mailbox_name(s, name, decoded, sizeof decoded);
-    e.name = decoded;
-    e.delimiter = delim->kind == MJ_IMAP_NIL ? '\0' : delim->str[0];
-    return lc->fn != NULL ? lc->fn(lc->ctx, &e) : MJ_OK;
+    mailbox_name(s, name, p->name, sizeof p->name);
+    p->delimiter = delim->kind == MJ_IMAP_NIL ? '\0' : delim->str[0];
+    if (name->next != NULL) {
+        mj_outcome o = list_extended(s, lc, name->next);
+        if (o != MJ_OK)
+            return o;
+    }
+    p->present = true;
+    return MJ_OK;
+}
+
+/* A STATUS right after a LIST belongs to that entry (RFC 5819 §2); others are checked only. */
+static mj_outcome list_status(mj_imap *s, list_ctx *lc, const mj_imap_response *r)
+{
+    char name[MJ_IMAP_MAILBOX_MAX];
+    mj_imap_status_values v;
+    mj_outcome o = status_parse(s, r, name, sizeof name, &v);
+    if (o == MJ_OK && lc->p.present && !lc->p.has_status && strcmp(name, lc->p.name) == 0) {
+        lc->p.has_status = true;
+        lc->p.status = v;
+    }
+    return o;
+}
+
+static mj_outcome list_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
+{
+    list_ctx *lc = ctx;
+    if (lc->status && !r->has_number && strcasecmp(r->name, "STATUS") == 0)
+        return list_status(s, lc, r);
+    if (strcasecmp(r->name, lc->verb) != 0)
+        return MJ_OK;
+    mj_outcome o = list_flush(s, lc);
+    return o != MJ_OK ? o : list_entry(s, lc, r);
+}
+
+/* LIST-EXTENDED options: name, bit, what the server must offer. */
+typedef struct list_option {
+    const char *name;
+    unsigned bit;
+    imap_need need;
+} list_option;
+
+static const list_option select_options[] = {
+    {"SUBSCRIBED", MJ_IMAP_LIST_SEL_SUBSCRIBED, NEED_LIST_EXTENDED},
+    {"REMOTE", MJ_IMAP_LIST_SEL_REMOTE, NEED_LIST_EXTENDED},
+    {"RECURSIVEMATCH", MJ_IMAP_LIST_SEL_RECURSIVEMATCH, NEED_LIST_EXTENDED},
+    {"SPECIAL-USE", MJ_IMAP_LIST_SEL_SPECIAL_USE, NEED_SPECIAL_USE},
+};
+static const list_option return_options[] = {
+    {"SUBSCRIBED", MJ_IMAP_LIST_RET_SUBSCRIBED, NEED_LIST_EXTENDED},
+    {"CHILDREN", MJ_IMAP_LIST_RET_CHILDREN, NEED_LIST_EXTENDED},
+    {"SPECIAL-USE", MJ_IMAP_LIST_RET_SPECIAL_USE, NEED_SPECIAL_USE},
+};
+
+/* Append the names of table rows in bits to out ("A B"); MJ_USAGE for one not offered or
+ * a bit no row has. */
+static mj_outcome option_words(mj_imap *s, const char *kind, const list_option *table, size_t n,
+                               unsigned bits, char *out, size_t size)
+{
+    unsigned known = 0;
+    for (size_t i = 0; i < n; i++) {
+        known |= table[i].bit;
+        if ((bits & table[i].bit) == 0)
+            continue;
+        char what[64];
+        snprintf(what, sizeof what, "the LIST %s option %s", kind, table[i].name);
+        if (!offered(s, table[i].need))
+            return not_offered(s, what, table[i].need);
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%s", used > 0 && out[used - 1] != '(' ? " " : "",
+                 table[i].name);
+    }
+    if ((bits & ~known) != 0)
+        return mj_error_set(mj_conn_error(s->conn), MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                            "unknown LIST %s option bits 0x%x; nothing was sent", kind,
+                            bits & ~known);
+    return MJ_OK;
+}
+
+/* "STATUS (MESSAGES UNSEEN)" appended to out for the status item bits. */
+static mj_outcome status_words(mj_imap *s, unsigned bits, char *out, size_t size)
+{
+    unsigned known = 0;
+    if (!offered(s, NEED_LIST_STATUS))
+        return not_offered(s, "the LIST return option STATUS", NEED_LIST_STATUS);
+    size_t used = strlen(out);
+    snprintf(out + used, size - used, "%sSTATUS (", used > 0 ? " " : "");
+    for (size_t i = 0; i < STATUS_ITEMS; i++) {
+        known |= status_items[i].bit;
+        if ((bits & status_items[i].bit) == 0)
+            continue;
+        char what[64];
+        snprintf(what, sizeof what, "the STATUS item %s", status_items[i].name);
+        if (!offered(s, status_items[i].need))
+            return not_offered(s, what, status_items[i].need);
+        used = strlen(out);
+        snprintf(out + used, size - used, "%s%s", out[used - 1] == '(' ? "" : " ",
+                 status_items[i].name);
+    }
+    if ((bits & ~known) != 0)
+        return mj_error_set(mj_conn_error(s->conn), MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                            "unknown STATUS item bits 0x%x; nothing was sent", bits & ~known);
+    used = strlen(out);
+    snprintf(out + used, size - used, ")");
+    return MJ_OK;
+}
+
+/* LIST [(select)] reference pattern [RETURN (return)], or LSUB reference pattern. */
+static mj_outcome list_run(mj_imap *s, const char *reference, const char *pattern, bool lsub,
+                           const mj_imap_list_options *opts, mj_imap_list_fn fn, void *ctx)
+{
+    static const mj_imap_list_options none = {0, 0, 0};
+    char sel[IMAP_LIST_OPTIONS_MAX] = "", ret[IMAP_LIST_OPTIONS_MAX] = "";
+    if (opts == NULL)
+        opts = &none;
+    mj_outcome o = option_words(s, "selection", select_options,
+                                sizeof select_options / sizeof select_options[0], opts->select,
+                                sel, sizeof sel);
+    if (o == MJ_OK)
+        o = option_words(s, "return", return_options,
+                         sizeof return_options / sizeof return_options[0], opts->ret, ret,
+                         sizeof ret);
+    if (o == MJ_OK && opts->status != 0)
+        o = status_words(s, opts->status, ret, sizeof ret);
+    if (o != MJ_OK)
+        return o;
+    /* RFC 5258 §3.1: RECURSIVEMATCH refines another selection option, REMOTE does not count */
+    if ((opts->select & MJ_IMAP_LIST_SEL_RECURSIVEMATCH) &&
+        !(opts->select & (MJ_IMAP_LIST_SEL_SUBSCRIBED | MJ_IMAP_LIST_SEL_SPECIAL_USE)))
+        return mj_error_set(mj_conn_error(s->conn), MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                            "the LIST selection option RECURSIVEMATCH needs SUBSCRIBED or "
+                            "SPECIAL-USE with it (RFC 5258 section 3.1); nothing was sent");
+    char sel_wire[IMAP_LIST_OPTIONS_MAX + 2], ret_wire[IMAP_LIST_OPTIONS_MAX + 10];
+    snprintf(sel_wire, sizeof sel_wire, "(%s)", sel);
+    snprintf(ret_wire, sizeof ret_wire, "RETURN (%s)", ret);
+    imap_part parts[4];
+    size_t n = 0;
+    if (sel[0] != '\0')
+        parts[n++] = (imap_part){IMAP_P_RAW, sel_wire, false, "selection options", false};
+    parts[n++] = (imap_part){IMAP_P_MAILBOX, reference != NULL ? reference : "", false,
+                             "reference", false};
+    parts[n++] = (imap_part){IMAP_P_MAILBOX, pattern != NULL ? pattern : "*", false, "pattern",
+                             false};
+    if (ret[0] != '\0')
+        parts[n++] = (imap_part){IMAP_P_RAW, ret_wire, false, "return options", false};
+    list_ctx *lc = calloc(1, sizeof *lc); /* the pending entry is ~7 KB */
+    if (lc == NULL)
+        return mj_error_set(mj_conn_error(s->conn), MJ_INTERNAL, MJ_R_NO_MEMORY, "out of memory");
+    lc->verb = lsub ? "LSUB" : "LIST";
+    lc->status = opts->status != 0;
+    lc->fn = fn;
+    lc->ctx = ctx;
+    o = imap_run(s, lsub ? IMAP_CMD_LSUB : IMAP_CMD_LIST, parts, n, list_hook, lc,
+                 MJ_SERVER_REFUSED, NULL);
+    /* the last entry waited for a STATUS that could follow it; on a refusal the entries
+       before it were given, so it is too */
+    if (s->state != MJ_IMAP_STATE_FAILED) {
+        mj_error kept = *mj_conn_error(s->conn);
+        mj_outcome f = list_flush(s, lc);
+        if (o == MJ_OK)
+            o = f;
+        else
+            *mj_conn_error(s->conn) = kept;
+    }
+    free(lc);
+    return o;
 }
 
 mj_outcome mj_imap_list(mj_imap *s, const char *reference, const char *pattern, bool lsub,
                         mj_imap_list_fn fn, void *ctx)
 {
-    list_ctx lc = {lsub ? "LSUB" : "LIST", fn, ctx};
-    bool special = !lsub && (s->caps.bits & MJ_IMAP_CAP_SPECIAL_USE) &&
-                   (s->caps.bits & MJ_IMAP_CAP_LIST_EXTENDED);
-    imap_part parts[] = {
-        {IMAP_P_MAILBOX, reference != NULL ? reference : "", false, "reference", false},
-        {IMAP_P_MAILBOX, pattern != NULL ? pattern : "*", false, "pattern", false},
-        {IMAP_P_RAW, "RETURN (SPECIAL-USE)", false, "return options", false},
-    };
-    return imap_run(s, lsub ? IMAP_CMD_LSUB : IMAP_CMD_LIST, parts, special ? 3 : 2, list_hook, &lc,
-                    MJ_SERVER_REFUSED, NULL);
+    mj_imap_list_options opts = {0, 0, 0};
+    if (!lsub && (s->caps.bits & MJ_IMAP_CAP_SPECIAL_USE) &&
+        (s->caps.bits & MJ_IMAP_CAP_LIST_EXTENDED))
+        opts.ret = MJ_IMAP_LIST_RET_SPECIAL_USE;
+    return list_run(s, reference, pattern, lsub, &opts, fn, ctx);
+}
+
+mj_outcome mj_imap_list_ex(mj_imap *s, const char *reference, const char *pattern,
+                           const mj_imap_list_options *opts, mj_imap_list_fn fn, void *ctx)
+{
+    return list_run(s, reference, pattern, false, opts, fn, ctx);
 }
 
 /* ---- SELECT, EXAMINE, STATUS ---------------------------------------------------------------- */
@@ -228,36 +599,13 @@ mj_outcome mj_imap_select(mj_imap *s, const char *mailbox, bool read_only, mj_im
     return imap_select(s, mailbox, read_only, NULL, out);
 }
 
-static const struct {
-    const char *name;
-    size_t offset;
-} status_items[] = {
-    {"MESSAGES", offsetof(mj_imap_mailbox_info, exists)},
-    {"RECENT", offsetof(mj_imap_mailbox_info, recent)},
-    {"UNSEEN", offsetof(mj_imap_mailbox_info, unseen)},
-    {"UIDNEXT", offsetof(mj_imap_mailbox_info, uidnext)},
-    {"UIDVALIDITY", offsetof(mj_imap_mailbox_info, uidvalidity)},
-    {"HIGHESTMODSEQ", offsetof(mj_imap_mailbox_info, highestmodseq)},
-};
-
-/* status-response = "STATUS" SP mailbox SP "(" [status-att-val *(SP status-att-val)] ")" */
+/* STATUS mailbox: the values of the one STATUS response. */
 static mj_outcome status_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
 {
-    mj_imap_mailbox_info *m = ctx;
-    if (strcasecmp(r->name, "STATUS") != 0)
+    if (r->has_number || strcasecmp(r->name, "STATUS") != 0)
         return MJ_OK;
-    const mj_imap_node *list = r->data != NULL ? r->data->next : NULL;
-    if (!is_string(r->data) || list == NULL || list->kind != MJ_IMAP_LIST || list->count % 2 != 0)
-        return malformed(s, "STATUS");
-    for (const mj_imap_node *a = list->first; a != NULL && a->next != NULL; a = a->next->next) {
-        if (a->next->kind != MJ_IMAP_NUMBER)
-            return malformed(s, "STATUS");
-        for (size_t i = 0; i < sizeof status_items / sizeof status_items[0]; i++) {
-            if (mj_imap_node_is(a, status_items[i].name))
-                *(int64_t *)(void *)((char *)m + status_items[i].offset) = (int64_t)a->next->num;
-        }
-    }
-    return MJ_OK;
+    char name[MJ_IMAP_MAILBOX_MAX];
+    return status_parse(s, r, name, sizeof name, ctx);
 }
 
 mj_outcome mj_imap_mailbox_status(mj_imap *s, const char *mailbox, mj_imap_mailbox_info *out)
@@ -271,7 +619,16 @@ mj_outcome mj_imap_mailbox_status(mj_imap *s, const char *mailbox, mj_imap_mailb
         {IMAP_P_RAW, s->rev2 ? "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN)"
                              : "(MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)", false, "items", false},
     };
-    return imap_run(s, IMAP_CMD_STATUS, parts, 2, status_hook, m, MJ_SERVER_REFUSED, NULL);
+    mj_imap_status_values v;
+    status_reset(&v);
+    mj_outcome o = imap_run(s, IMAP_CMD_STATUS, parts, 2, status_hook, &v, MJ_SERVER_REFUSED, NULL);
+    m->exists = v.messages;
+    m->recent = v.recent;
+    m->uidnext = v.uidnext;
+    m->uidvalidity = v.uidvalidity;
+    m->unseen = v.unseen;
+    m->highestmodseq = v.highestmodseq;
+    return o;
 }
 
 /* ---- CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE, RENAME ----------------------------------------- */

@@ -4,7 +4,8 @@
  * RFC 9051 §6.4 (SEARCH, FETCH, STORE, COPY, MOVE, UID), §6.3.12 (APPEND),
  * §7.5.2 (FETCH response items); RFC 4731 (ESEARCH), RFC 4315 (UIDPLUS:
  * COPYUID, APPENDUID), RFC 6851 (MOVE), RFC 2177 (IDLE), RFC 9208 (QUOTA),
- * RFC 7162 (MODSEQ), RFC 3516 (BINARY, BINARY.SIZE, literal8).
+ * RFC 7162 (MODSEQ), RFC 3516 (BINARY, BINARY.SIZE, literal8); SEARCH
+ * criteria are encoded by criteria.c (CHARSET, literals, RFC 6855).
  *
  * Message bodies never sit in memory beyond the parser's inline threshold:
  * larger literals reach the caller's body callback through the parser's
@@ -353,19 +354,29 @@ static mj_outcome search_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
     return MJ_OK;
 }
 
+/* SEARCH [RETURN (ALL)] [CHARSET UTF-8] criteria (RFC 4731 §3: RETURN before CHARSET) */
 mj_outcome mj_imap_search(mj_imap *s, bool uid, const char *criteria,
                           mj_outcome (*fn)(void *ctx, uint32_t n), void *ctx)
 {
-    if (imap_check_raw(s, "search criteria", criteria) != MJ_OK)
+    imap_criteria c;
+    if (imap_criteria_build(s, criteria, &c) != MJ_OK)
         return MJ_USAGE;
     search_ctx sc = {fn, ctx};
     bool esearch = (s->caps.bits & MJ_IMAP_CAP_ESEARCH) != 0 || s->rev2; /* rev2: ESEARCH is base */
-    imap_part parts[] = {
-        {IMAP_P_RAW, "RETURN (ALL)", false, "return options", false},
-        {IMAP_P_RAW, criteria, false, "search criteria", false},
-    };
-    return imap_run(s, uid ? IMAP_CMD_UID_SEARCH : IMAP_CMD_SEARCH, esearch ? parts : parts + 1,
-                    esearch ? 2 : 1, search_hook, &sc, MJ_SERVER_REFUSED, NULL);
+    imap_part parts[2 + IMAP_CRITERIA_PARTS_MAX];
+    size_t k = 0;
+    if (esearch)
+        parts[k++] = (imap_part){IMAP_P_RAW, "RETURN (ALL)", false, "return options", false};
+    if (c.charset)
+        parts[k++] = (imap_part){IMAP_P_RAW, "CHARSET UTF-8", false, "charset", false};
+    memcpy(parts + k, c.parts, c.n * sizeof parts[0]);
+    k += c.n;
+    imap_cmd cmd = uid ? IMAP_CMD_UID_SEARCH : IMAP_CMD_SEARCH;
+    imap_done done;
+    memset(&done, 0, sizeof done);
+    mj_outcome o = imap_run(s, cmd, parts, k, search_hook, &sc, MJ_SERVER_REFUSED, &done);
+    imap_criteria_free(&c);
+    return imap_criteria_refused(s, cmd, &done, o);
 }
 
 /* ---- COPY, MOVE, APPEND ------------------------------------------------------------------------------ */

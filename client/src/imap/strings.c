@@ -88,7 +88,9 @@ mj_outcome imap_check_raw(mj_imap *s, const char *what, const char *text)
     }
     if (quoted || depth != 0)
         return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
-                            "the %s has an unclosed quote or unbalanced parentheses", what);
+                            "the %s has an unclosed quote or unbalanced parentheses; nothing was "
+                            "sent",
+                            what);
     return MJ_OK;
 }
 
@@ -144,6 +146,19 @@ static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp_out)
         return len;
     }
     return 0;
+}
+
+bool imap_utf8_valid(const char *text, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp = 0;
+        size_t k = utf8_seq(p + i, len - i, &cp);
+        if (k == 0)
+            return false;
+        i += k;
+    }
+    return true;
 }
 
 imap_str_form imap_str_form_of(const char *text, size_t len, bool atom_ok, bool utf8)

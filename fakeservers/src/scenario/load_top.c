@@ -435,6 +435,7 @@ static const fk_key client_keys[] = {
     {"client_cert", FK_T_STR, false, h_client_certificate},
     {"timeout_ms", FK_T_INT, false, h_client_ms},
     {"compress", FK_T_BOOL, false, NULL},
+    {"utf8", FK_T_BOOL, false, NULL},
 };
 const fk_section fk_sec_client = {"client", "client", client_keys,
                                    sizeof client_keys / sizeof client_keys[0]};
