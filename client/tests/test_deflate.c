@@ -452,8 +452,8 @@ static void test_compress_refusals(void **state)
         const char *wire; /* all of it plaintext */
         const char *msg;
     } rows[] = {
-        {PRE_LOGIN LOGIN_OK("IDLE") "A0002 OK noop\r\n", MJ_SERVER_REFUSED,
-         "A0001 LOGIN alice pw\r\n", "does not advertise COMPRESS=DEFLATE"},
+        {PRE_LOGIN LOGIN_OK("IDLE") "A0002 OK noop\r\n", MJ_USAGE,
+         "A0001 LOGIN alice pw\r\n", "needs the COMPRESS=DEFLATE capability, which the server does not advertise"},
         {PRE_LOGIN LOGIN_OK("COMPRESS=DEFLATE")
          "A0002 NO [COMPRESSIONACTIVE] TLS compresses\r\nA0003 OK noop\r\n",
          MJ_SERVER_REFUSED, "A0001 LOGIN alice pw\r\nA0002 COMPRESS DEFLATE\r\n",

@@ -179,8 +179,8 @@ bool mj_imap_has_capability(const mj_imap *s, const char *name);
  * the tagged OK both directions are compressed from the next byte
  * (mj_conn_compress; bytes the server sent after its OK are the start of
  * its compressed stream).  Outcomes: MJ_USAGE when compression is already
- * on (nothing sent); MJ_SERVER_REFUSED when COMPRESS=DEFLATE is not
- * advertised (nothing sent), and for NO (e.g. [COMPRESSIONACTIVE]: another
+ * on, and when COMPRESS=DEFLATE is not advertised (nothing sent);
+ * MJ_SERVER_REFUSED for NO (e.g. [COMPRESSIONACTIVE]: another
  * layer compresses) or BAD, after which the session goes on uncompressed;
  * the connection's failures otherwise.  Whether it is on:
  * mj_conn_compressed(mj_imap_conn(s)).  STARTTLS cannot follow (it is for
@@ -511,7 +511,7 @@ typedef struct mj_imap_fetch_cb {
  * items: the caller's fetch items, e.g. "(FLAGS UID BODY.PEEK[])" or "ALL"
  * (validated: no CR/LF/NUL, no literal marker, balanced parentheses).
  * BINARY[section]<partial>, BINARY.PEEK[...] and BINARY.SIZE[...] (RFC 3516)
- * need the BINARY capability, else MJ_SERVER_REFUSED with nothing sent; their
+ * need the BINARY capability, else MJ_USAGE with nothing sent; their
  * bytes (literal8 "~{n}" included) reach cb->body like BODY[] ones.  A NO
  * [UNKNOWN-CTE] (the server cannot decode the part) is MJ_SERVER_REFUSED
  * with a message saying so.
@@ -624,7 +624,7 @@ mj_outcome mj_imap_append_many(mj_imap *s, const char *mailbox, const mj_imap_ap
 
 /*
  * SORT / UID SORT (RFC 5256 §3) where SORT is advertised (else
- * MJ_SERVER_REFUSED, nothing sent).  criteria: sort keys separated by
+ * MJ_USAGE, nothing sent).  criteria: sort keys separated by
  * spaces, each ARRIVAL CC DATE FROM SIZE SUBJECT TO DISPLAYFROM DISPLAYTO,
  * optionally preceded by REVERSE (MJ_USAGE otherwise); charset NULL means
  * "UTF-8"; search NULL means "ALL" (encoded as mj_imap_search's criteria;
@@ -646,7 +646,7 @@ typedef mj_outcome (*mj_imap_thread_fn)(void *ctx, uint32_t number, unsigned dep
 
 /*
  * THREAD / UID THREAD algorithm (RFC 5256 §4) where THREAD=algorithm is
- * advertised (else MJ_SERVER_REFUSED, nothing sent); algorithm an atom
+ * advertised (else MJ_USAGE, nothing sent); algorithm an atom
  * ("REFERENCES", "ORDEREDSUBJECT"), charset and search as mj_imap_sort.  A
  * malformed "* THREAD" (not a list of thread-lists, a number that is 0 or
  * over 32 bits, a member after a nested list, an empty list) is

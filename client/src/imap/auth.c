@@ -171,7 +171,8 @@ static mj_outcome enter_compress(mj_imap *s)
     if (!s->opts.compress || mj_conn_compressed(s->conn))
         return MJ_OK;
     mj_outcome o = mj_imap_compress(s);
-    if (o == MJ_OK || s->state == MJ_IMAP_STATE_FAILED || o == MJ_USAGE)
+    bool offered = (s->caps.bits & MJ_IMAP_CAP_COMPRESS_DEFLATE) != 0;
+    if (o == MJ_OK || s->state == MJ_IMAP_STATE_FAILED || (o == MJ_USAGE && offered))
         return o;
     mj_error_clear(mj_conn_error(s->conn)); /* not offered, NO or BAD: uncompressed */
     return MJ_OK;

@@ -261,15 +261,6 @@ void mj_imap_set_changes(mj_imap *s, const mj_imap_changes_cb *cb)
     s->changes = cb;
 }
 
-/* MJ_USAGE naming the capability the server lacks; nothing is sent. */
-static mj_outcome lacks(mj_imap *s, const char *what, const char *cap)
-{
-    return mj_error_set(mj_conn_error(s->conn), MJ_USAGE, MJ_R_BAD_ARGUMENT,
-                        "%s needs the %s capability, which the server does not advertise; "
-                        "nothing was sent",
-                        what, cap);
-}
-
 mj_outcome mj_imap_enable_condstore(mj_imap *s, bool qresync)
 {
     uint32_t bit = qresync ? MJ_IMAP_CAP_QRESYNC : MJ_IMAP_CAP_CONDSTORE;
@@ -277,7 +268,7 @@ mj_outcome mj_imap_enable_condstore(mj_imap *s, bool qresync)
     if (s->enabled & bit)
         return MJ_OK;
     if (!(s->caps.bits & bit))
-        return lacks(s, "ENABLE", name);
+        return imap_lacks(s, "ENABLE", name);
     if (s->state == MJ_IMAP_STATE_SELECTED)
         return mj_error_set(mj_conn_error(s->conn), MJ_USAGE, MJ_R_BAD_ARGUMENT,
                             "ENABLE %s must come before a mailbox is selected (RFC 5161 3, RFC "
@@ -366,14 +357,14 @@ mj_outcome mj_imap_select_ex(mj_imap *s, const char *mailbox, bool read_only,
         return o;
     if (!p->qresync) {
         if (!(s->caps.bits & MJ_IMAP_CAP_CONDSTORE))
-            return lacks(s, read_only ? "EXAMINE (CONDSTORE)" : "SELECT (CONDSTORE)", "CONDSTORE");
+            return imap_lacks(s, read_only ? "EXAMINE (CONDSTORE)" : "SELECT (CONDSTORE)", "CONDSTORE");
         o = imap_select(s, mailbox, read_only, "(CONDSTORE)", out);
         if (o == MJ_OK)
             s->enabled |= MJ_IMAP_CAP_CONDSTORE; /* RFC 7162 3.1: a CONDSTORE-enabling command */
         return o;
     }
     if (!(s->caps.bits & MJ_IMAP_CAP_QRESYNC))
-        return lacks(s, read_only ? "EXAMINE (QRESYNC)" : "SELECT (QRESYNC)", "QRESYNC");
+        return imap_lacks(s, read_only ? "EXAMINE (QRESYNC)" : "SELECT (QRESYNC)", "QRESYNC");
     if ((o = check_qresync(s, p)) != MJ_OK)
         return o;
     char *params = qresync_text(p);
@@ -400,7 +391,7 @@ mj_outcome mj_imap_fetch_changed(mj_imap *s, bool uid, const char *set, const ch
     if (o != MJ_OK)
         return o;
     if (!(s->caps.bits & MJ_IMAP_CAP_CONDSTORE))
-        return lacks(s, "FETCH (CHANGEDSINCE)", "CONDSTORE");
+        return imap_lacks(s, "FETCH (CHANGEDSINCE)", "CONDSTORE");
     if (vanished && !uid)
         return mj_error_set(mj_conn_error(s->conn), MJ_USAGE, MJ_R_BAD_ARGUMENT,
                             "the VANISHED modifier needs UID FETCH (RFC 7162 3.2.6); nothing was "
@@ -428,7 +419,7 @@ mj_outcome mj_imap_store_unchanged(mj_imap *s, bool uid, const char *set, mj_ima
     if (o != MJ_OK)
         return o;
     if (!(s->caps.bits & MJ_IMAP_CAP_CONDSTORE))
-        return lacks(s, "STORE (UNCHANGEDSINCE)", "CONDSTORE");
+        return imap_lacks(s, "STORE (UNCHANGEDSINCE)", "CONDSTORE");
     char mod[IMAP_PARAMS_FIXED_MAX];
     snprintf(mod, sizeof mod, "(UNCHANGEDSINCE %" PRIu64 ")", unchangedsince);
     free(s->modified);
@@ -453,7 +444,7 @@ mj_outcome mj_imap_uid_expunge(mj_imap *s, const char *uid_set)
     if (imap_check_set(s, uid_set) != MJ_OK)
         return MJ_USAGE;
     if (!(s->caps.bits & (MJ_IMAP_CAP_UIDPLUS | MJ_IMAP_CAP_IMAP4REV2)))
-        return lacks(s, "UID EXPUNGE", "UIDPLUS");
+        return imap_lacks(s, "UID EXPUNGE", "UIDPLUS");
     imap_part parts[] = {{IMAP_P_RAW, uid_set, false, "uid set", false}};
     return imap_run(s, IMAP_CMD_UID_EXPUNGE, parts, 1, NULL, NULL, MJ_SERVER_REFUSED, NULL);
 }

@@ -35,14 +35,6 @@ static mj_outcome usage(mj_imap *s, const char *what)
                         what);
 }
 
-static mj_outcome not_offered(mj_imap *s, const char *cap, const char *rfc)
-{
-    char q[MJ_IMAP_CAP_NAME_MAX];
-    mj_escape(cap, strlen(cap), q, sizeof q);
-    return mj_error_set(mj_conn_error(s->conn), MJ_SERVER_REFUSED, MJ_R_NONE,
-                        "the server does not advertise %s (%s); nothing was sent", q, rfc);
-}
-
 bool mj_imap_has_capability(const mj_imap *s, const char *name)
 {
     for (size_t i = 0; s->caps.known && i < s->caps.n_names; i++) {
@@ -339,7 +331,7 @@ mj_outcome mj_imap_sort(mj_imap *s, bool uid, const char *criteria, const char *
         return MJ_USAGE;
     if (!mj_imap_has_capability(s, "SORT")) {
         imap_criteria_free(&c);
-        return not_offered(s, "SORT", "RFC 5256");
+        return imap_lacks(s, "SORT (RFC 5256)", "SORT");
     }
     sort_ctx sc = {fn, ctx};
     imap_part parts[4 + IMAP_CRITERIA_PARTS_MAX] = {
@@ -443,7 +435,7 @@ mj_outcome mj_imap_thread(mj_imap *s, bool uid, const char *algorithm, const cha
         return MJ_USAGE;
     if (!mj_imap_has_capability(s, cap)) {
         imap_criteria_free(&c);
-        return not_offered(s, cap, "RFC 5256");
+        return imap_lacks(s, "THREAD (RFC 5256)", cap);
     }
     thread_walk tw = {s, false, 0, fn, ctx};
     imap_part parts[2 + IMAP_CRITERIA_PARTS_MAX] = {

@@ -236,6 +236,16 @@ mj_outcome imap_u_expunged(mj_imap *s, uint32_t seq) MJ_MUST_CHECK;
    (kept in s->modified).  A malformed one is MJ_PROTOCOL_ERROR. */
 mj_outcome imap_condstore_code(mj_imap *s, const mj_imap_response *r) MJ_MUST_CHECK;
 
+/*
+ * The one answer to a command or argument the server has not advertised
+ * (CONDSTORE, QRESYNC, UIDPLUS, SORT, THREAD=alg, BINARY, COMPRESS=DEFLATE,
+ * LIST options): MJ_USAGE / MJ_R_BAD_ARGUMENT, "WHAT needs the CAP
+ * capability, which the server does not advertise; nothing was sent" (cap
+ * escaped).  The caller asked for something this session cannot express,
+ * as with any argument the client refuses (scenarios/FORMAT.md).
+ */
+mj_outcome imap_lacks(mj_imap *s, const char *what, const char *cap);
+
 /* ---- strings.c ---- */
 
 /* MJ_USAGE if text holds CR, LF or NUL or is over MJ_IMAP_ARG_MAX. */

@@ -219,9 +219,7 @@ mj_outcome imap_fetch(mj_imap *s, bool uid, const char *set, const char *items,
     if (imap_check_set(s, set) != MJ_OK || imap_check_raw(s, "fetch items", items) != MJ_OK)
         return MJ_USAGE;
     if (mentions_binary(items) && !mj_imap_has_capability(s, "BINARY"))
-        return mj_error_set(mj_conn_error(s->conn), MJ_SERVER_REFUSED, MJ_R_NONE,
-                            "the server does not advertise BINARY (RFC 3516): BINARY fetch items "
-                            "cannot be asked; nothing was sent");
+        return imap_lacks(s, "a BINARY fetch item (RFC 3516)", "BINARY");
     imap_part parts[] = {
         {IMAP_P_RAW, set, false, "sequence set", false},
         {IMAP_P_RAW, items, false, "fetch items", false},

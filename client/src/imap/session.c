@@ -890,8 +890,7 @@ mj_outcome mj_imap_compress(mj_imap *s)
     if (!s->caps.known && (o = imap_capability(s)) != MJ_OK)
         return o;
     if ((s->caps.bits & MJ_IMAP_CAP_COMPRESS_DEFLATE) == 0)
-        return mj_error_set(err, MJ_SERVER_REFUSED, MJ_R_NONE,
-                            "the server does not advertise COMPRESS=DEFLATE; nothing was sent");
+        return imap_lacks(s, "COMPRESS DEFLATE (RFC 4978)", "COMPRESS=DEFLATE");
     s->compress_wait = true;
     o = imap_run(s, IMAP_CMD_COMPRESS, NULL, 0, NULL, NULL, MJ_SERVER_REFUSED, NULL);
     s->compress_wait = false;

@@ -15,6 +15,16 @@
 /* Quoted strings longer than this go as literals: keeps command lines short. */
 #define IMAP_QUOTED_MAX 1024
 
+mj_outcome imap_lacks(mj_imap *s, const char *what, const char *cap)
+{
+    char q[MJ_IMAP_CAP_NAME_MAX];
+    mj_escape(cap, strlen(cap), q, sizeof q);
+    return mj_error_set(mj_conn_error(s->conn), MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                        "%s needs the %s capability, which the server does not advertise; "
+                        "nothing was sent",
+                        what, q);
+}
+
 mj_outcome imap_check_arg(mj_imap *s, const char *what, const char *text)
 {
     mj_error *err = mj_conn_error(s->conn);
