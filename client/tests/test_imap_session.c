@@ -506,7 +506,7 @@ static void test_authenticate_plain(void **state)
 /* ---- what the client sends (SECURITY-CASES N) ---------------------------------------------- */
 
 #define SELECTED_SERVER                                                                            \
-    "* OK [CAPABILITY IMAP4rev1] hi\r\nA0001 OK [CAPABILITY IMAP4rev1] in\r\n* 3 EXISTS\r\nA0002 OK [READ-WRITE] sel\r\n"
+    "* OK [CAPABILITY IMAP4rev1] hi\r\nA0001 OK [CAPABILITY IMAP4rev1 MOVE] in\r\n* 3 EXISTS\r\nA0002 OK [READ-WRITE] sel\r\n"
 
 static void open_selected(fixture *f, const char *more)
 {
@@ -831,6 +831,27 @@ static void test_search_store_copy_move(void **state)
     teardown(&f);
 }
 
+/* RFC 6851 §3.3: no MOVE to a server that does not advertise it; COPY still goes. */
+static void test_move_needs_capability(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, "* OK [CAPABILITY IMAP4rev1] hi\r\nA0001 OK [CAPABILITY IMAP4rev1] in\r\n"
+              "* 3 EXISTS\r\nA0002 OK [READ-WRITE] sel\r\nA0003 OK copied\r\n",
+          MJ_SEC_NONE, &insecure_ok);
+    assert_int_equal(f.start, MJ_OK);
+    assert_int_equal(mj_imap_login(f.s, &alice, MJ_SASL_NONE), MJ_OK);
+    assert_int_equal(mj_imap_select(f.s, "INBOX", false, NULL), MJ_OK);
+    mj_imap_uidplus cu;
+    assert_int_equal(mj_imap_copy(f.s, true, true, "42", "Trash", &cu), MJ_USAGE);
+    assert_string_equal(mj_imap_error(f.s)->message,
+                        "UID MOVE (RFC 6851) needs the MOVE capability, which the server does not "
+                        "advertise; nothing was sent");
+    assert_int_equal(mj_imap_copy(f.s, false, false, "1", "Trash", &cu), MJ_OK);
+    assert_string_equal(wire(&f), SELECTED_WIRE "A0003 COPY 1 Trash\r\n");
+    teardown(&f);
+}
+
 typedef struct src {
     const char *data;
     size_t pos, len;
@@ -961,6 +982,7 @@ int main(void)
         cmocka_unit_test(test_fetch_split_everywhere),
         cmocka_unit_test(test_fetch_streamed_body),
         cmocka_unit_test(test_search_store_copy_move),
+        cmocka_unit_test(test_move_needs_capability),
         cmocka_unit_test(test_append_and_idle),
         cmocka_unit_test(test_malformed_responses),
         cmocka_unit_test(test_utf7),

@@ -553,7 +553,8 @@ typedef struct mj_imap_uidplus {
     char dest[256];
 } mj_imap_uidplus;
 
-/* COPY / MOVE (RFC 6851, MOVE needs the capability) and UID variants. */
+/* COPY / MOVE (RFC 6851) and UID variants.  MOVE needs the MOVE capability (or IMAP4rev2):
+ * without it MJ_USAGE, nothing sent (unless the capabilities are unknown). */
 mj_outcome mj_imap_copy(mj_imap *s, bool uid, bool move, const char *set, const char *mailbox,
                         mj_imap_uidplus *copyuid_out) MJ_MUST_CHECK;
 

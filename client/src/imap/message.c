@@ -415,6 +415,10 @@ mj_outcome mj_imap_copy(mj_imap *s, bool uid, bool move, const char *set, const 
     memset(cu, 0, sizeof *cu);
     if (imap_check_set(s, set) != MJ_OK)
         return MJ_USAGE;
+    /* RFC 6851 §3.3: MOVE only to a server that advertises it (IMAP4rev2 has it); with the
+       capabilities unknown (CAPABILITY refused) the server's answer decides */
+    if (move && s->caps.known && (s->caps.bits & MJ_IMAP_CAP_MOVE) == 0 && !s->rev2)
+        return imap_lacks(s, uid ? "UID MOVE (RFC 6851)" : "MOVE (RFC 6851)", "MOVE");
     imap_part parts[] = {
         {IMAP_P_RAW, set, false, "sequence set", false},
         {IMAP_P_MAILBOX, mailbox, false, "mailbox name", false},
