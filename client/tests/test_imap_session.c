@@ -831,6 +831,27 @@ static void test_search_store_copy_move(void **state)
     teardown(&f);
 }
 
+static mj_outcome refuse_number(void *ctx, uint32_t n)
+{
+    (void)ctx;
+    (void)n;
+    return MJ_INTERNAL; /* without setting an error: the session must name what happened */
+}
+
+/* A caller's callback that says no: its outcome, a message of its own (never a stale one). */
+static void test_callback_refusal_has_a_message(void **state)
+{
+    (void)state;
+    fixture f;
+    open_selected(&f, "A0003 NO [TRYCREATE] first\r\n* SEARCH 2 84\r\nA0004 OK\r\n");
+    mj_imap_uidplus cu;
+    assert_int_equal(mj_imap_copy(f.s, false, false, "1", "Nope", &cu), MJ_SERVER_REFUSED);
+    assert_int_equal(mj_imap_search(f.s, false, "ALL", refuse_number, NULL), MJ_INTERNAL);
+    assert_string_equal(mj_imap_error(f.s)->message,
+                        "the caller's callback stopped the command at an untagged SEARCH (internal)");
+    teardown(&f);
+}
+
 /* RFC 6851 §3.3: no MOVE to a server that does not advertise it; COPY still goes. */
 static void test_move_needs_capability(void **state)
 {
@@ -983,6 +1004,7 @@ int main(void)
         cmocka_unit_test(test_fetch_streamed_body),
         cmocka_unit_test(test_search_store_copy_move),
         cmocka_unit_test(test_move_needs_capability),
+        cmocka_unit_test(test_callback_refusal_has_a_message),
         cmocka_unit_test(test_append_and_idle),
         cmocka_unit_test(test_malformed_responses),
         cmocka_unit_test(test_utf7),

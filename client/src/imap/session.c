@@ -406,7 +406,12 @@ mj_outcome imap_untagged(mj_imap *s, const mj_imap_response *r, imap_untagged_fn
             break;
         }
     }
-    return hook != NULL ? hook(s, ctx, r) : MJ_OK;
+    mj_outcome o = hook != NULL ? hook(s, ctx, r) : MJ_OK;
+    if (o != MJ_OK && mj_conn_error(s->conn)->outcome != o) /* a caller's callback said no */
+        mj_error_set(mj_conn_error(s->conn), o, MJ_R_NONE,
+                     "the caller's callback stopped the command at an untagged %s (%s)",
+                     r->name != NULL ? r->name : "response", mj_outcome_name(o));
+    return o;
 }
 
 /* ---- tagged replies ------------------------------------------------------------------------- */
