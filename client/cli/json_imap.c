@@ -13,45 +13,37 @@
  *                 parts: [...]; extension data when the server sent it:
  *                 md5, disposition ({type, params} or null), language
  *                 ([...] or null), location.
- * Strings are as the server sent them (no RFC 2047 decoding); bytes that
- * are not UTF-8 make jansson refuse the string and the value is null.
+ * Strings are as the server sent them (no RFC 2047 decoding); a string that
+ * is not UTF-8 is null, a parameter whose name is not UTF-8 is left out, and
+ * of two parameters with the same name the last is kept.  Written with the
+ * streaming writer (json_write.c): 100,000 of them cost no tree in memory.
  */
+#include <stddef.h>
+#include <string.h>
+
 #include "mj_cli.h"
 
-/* A string or null (NIL, or not UTF-8). */
-static json_t *str_or_null(const char *s)
+static void address(mj_jw *w, const mj_imap_address *a)
 {
-    json_t *j = s != NULL ? json_string(s) : NULL;
-    return j != NULL ? j : json_null();
+    mj_jw_open(w, '{');
+    mj_jw_key(w, "name");
+    mj_jw_str(w, a->name);
+    if (a->adl != NULL) {
+        mj_jw_key(w, "adl");
+        mj_jw_str(w, a->adl);
+    }
+    mj_jw_key(w, "mailbox");
+    mj_jw_str(w, a->mailbox);
+    mj_jw_key(w, "host");
+    mj_jw_str(w, a->host);
+    if (a->kind != MJ_IMAP_ADDR_MAILBOX) {
+        mj_jw_key(w, "group");
+        mj_jw_str(w, a->kind == MJ_IMAP_ADDR_GROUP_START ? "start" : "end");
+    }
+    mj_jw_close(w, '}');
 }
 
-static json_t *address(const mj_imap_address *a)
-{
-    json_t *j = json_object();
-    if (j == NULL)
-        return NULL;
-    json_object_set_new(j, "name", str_or_null(a->name));
-    if (a->adl != NULL)
-        json_object_set_new(j, "adl", str_or_null(a->adl));
-    json_object_set_new(j, "mailbox", str_or_null(a->mailbox));
-    json_object_set_new(j, "host", str_or_null(a->host));
-    if (a->kind != MJ_IMAP_ADDR_MAILBOX)
-        json_object_set_new(j, "group", json_string(a->kind == MJ_IMAP_ADDR_GROUP_START ? "start" : "end"));
-    return j;
-}
-
-static json_t *addresses(const mj_imap_addresses *list)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a != NULL && i < list->count; i++)
-        if (json_array_append_new(a, address(&list->items[i])) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
-}
-
-json_t *mj_cli_json_envelope(const mj_imap_envelope *env)
+void mj_cli_jw_envelope(mj_jw *w, const mj_imap_envelope *env)
 {
     static const struct {
         const char *key;
@@ -63,107 +55,128 @@ json_t *mj_cli_json_envelope(const mj_imap_envelope *env)
       addrs[] = {{"from", offsetof(mj_imap_envelope, from)},       {"sender", offsetof(mj_imap_envelope, sender)},
                  {"reply_to", offsetof(mj_imap_envelope, reply_to)}, {"to", offsetof(mj_imap_envelope, to)},
                  {"cc", offsetof(mj_imap_envelope, cc)},           {"bcc", offsetof(mj_imap_envelope, bcc)}};
-    json_t *j = json_object();
-    if (j == NULL)
-        return NULL;
     const unsigned char *base = (const unsigned char *)env;
-    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
-        json_object_set_new(j, strs[i].key, str_or_null(*(const char *const *)(base + strs[i].offset)));
+    mj_jw_open(w, '{');
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        mj_jw_key(w, strs[i].key);
+        mj_jw_str(w, *(const char *const *)(base + strs[i].offset));
+    }
     for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++) {
-        json_t *a = addresses((const mj_imap_addresses *)(base + addrs[i].offset));
-        if (a == NULL || json_object_set_new(j, addrs[i].key, a) != 0) {
-            json_decref(j);
-            return NULL;
-        }
+        const mj_imap_addresses *list = (const mj_imap_addresses *)(base + addrs[i].offset);
+        mj_jw_key(w, addrs[i].key);
+        mj_jw_open(w, '[');
+        for (size_t k = 0; k < list->count; k++)
+            address(w, &list->items[k]);
+        mj_jw_close(w, ']');
     }
-    return j;
+    mj_jw_close(w, '}');
 }
 
-/* {name: value}: the last of two same names wins (servers do not send them). */
-static json_t *params(const mj_imap_param *p, size_t n)
+/* {name: value}: of two same names the last is kept (servers do not send them). */
+static void params(mj_jw *w, const mj_imap_param *p, size_t n)
 {
-    json_t *j = json_object();
-    for (size_t i = 0; j != NULL && i < n; i++)
-        if (p[i].name != NULL)
-            json_object_set_new(j, p[i].name, str_or_null(p[i].value));
-    return j;
-}
-
-static json_t *disposition(const mj_imap_body *b)
-{
-    if (b->disposition == NULL)
-        return json_null();
-    json_t *j = json_object();
-    if (j != NULL) {
-        json_object_set_new(j, "type", str_or_null(b->disposition));
-        json_object_set_new(j, "params", params(b->disposition_params, b->n_disposition_params));
+    mj_jw_open(w, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].name == NULL)
+            continue;
+        bool later = false;
+        for (size_t k = i + 1; k < n && !later; k++)
+            later = p[k].name != NULL && strcmp(p[k].name, p[i].name) == 0;
+        if (!later && mj_jw_key(w, p[i].name))
+            mj_jw_str(w, p[i].value);
     }
-    return j;
+    mj_jw_close(w, '}');
 }
 
-static json_t *languages(const mj_imap_body *b)
+static void disposition(mj_jw *w, const mj_imap_body *b)
 {
-    if (b->languages == NULL)
-        return json_null();
-    json_t *a = json_array();
-    for (size_t i = 0; a != NULL && i < b->n_languages; i++)
-        json_array_append_new(a, str_or_null(b->languages[i]));
-    return a;
+    if (b->disposition == NULL) {
+        mj_jw_null(w);
+        return;
+    }
+    mj_jw_open(w, '{');
+    mj_jw_key(w, "type");
+    mj_jw_str(w, b->disposition);
+    mj_jw_key(w, "params");
+    params(w, b->disposition_params, b->n_disposition_params);
+    mj_jw_close(w, '}');
+}
+
+static void languages(mj_jw *w, const mj_imap_body *b)
+{
+    if (b->languages == NULL) {
+        mj_jw_null(w);
+        return;
+    }
+    mj_jw_open(w, '[');
+    for (size_t i = 0; i < b->n_languages; i++)
+        mj_jw_str(w, b->languages[i]);
+    mj_jw_close(w, ']');
 }
 
 /* The fields of a leaf: body-fields, lines, the message's envelope and body. */
-static int leaf(json_t *j, const mj_imap_body *b)
+static void leaf(mj_jw *w, const mj_imap_body *b)
 {
-    json_object_set_new(j, "id", str_or_null(b->id));
-    json_object_set_new(j, "description", str_or_null(b->description));
-    json_object_set_new(j, "encoding", str_or_null(b->encoding));
-    json_object_set_new(j, "size", b->has_size ? json_integer((json_int_t)b->size) : json_null());
-    if (b->has_lines)
-        json_object_set_new(j, "lines", json_integer((json_int_t)b->lines));
+    mj_jw_key(w, "id");
+    mj_jw_str(w, b->id);
+    mj_jw_key(w, "description");
+    mj_jw_str(w, b->description);
+    mj_jw_key(w, "encoding");
+    mj_jw_str(w, b->encoding);
+    mj_jw_key(w, "size");
+    if (b->has_size)
+        mj_jw_uint(w, b->size);
+    else
+        mj_jw_null(w);
+    if (b->has_lines) {
+        mj_jw_key(w, "lines");
+        mj_jw_uint(w, b->lines);
+    }
     if (b->envelope != NULL) {
-        json_t *e = mj_cli_json_envelope(b->envelope);
-        if (e == NULL || json_object_set_new(j, "envelope", e) != 0)
-            return -1;
+        mj_jw_key(w, "envelope");
+        mj_cli_jw_envelope(w, b->envelope);
     }
     if (b->message != NULL) {
-        json_t *inner = mj_cli_json_body(b->message);
-        if (inner == NULL || json_object_set_new(j, "body", inner) != 0)
-            return -1;
+        mj_jw_key(w, "body");
+        mj_cli_jw_body(w, b->message);
     }
-    return 0;
 }
 
-json_t *mj_cli_json_body(const mj_imap_body *b)
+void mj_cli_jw_body(mj_jw *w, const mj_imap_body *b)
 {
-    json_t *j = json_object();
-    if (j == NULL)
-        return NULL;
-    json_object_set_new(j, "part", str_or_null(b->part));
-    json_object_set_new(j, "type", str_or_null(b->type));
-    json_object_set_new(j, "subtype", str_or_null(b->subtype));
-    json_object_set_new(j, "params", params(b->params, b->n_params));
-    int rc = 0;
+    mj_jw_open(w, '{');
+    mj_jw_key(w, "part");
+    mj_jw_str(w, b->part);
+    mj_jw_key(w, "type");
+    mj_jw_str(w, b->type);
+    mj_jw_key(w, "subtype");
+    mj_jw_str(w, b->subtype);
+    mj_jw_key(w, "params");
+    params(w, b->params, b->n_params);
     if (b->kind == MJ_IMAP_BODY_MULTIPART) {
-        json_t *parts = json_array();
-        rc = parts != NULL ? json_object_set_new(j, "parts", parts) : -1;
-        for (size_t i = 0; rc == 0 && i < b->n_parts; i++) {
-            json_t *p = mj_cli_json_body(&b->parts[i]);
-            rc = p != NULL ? json_array_append_new(parts, p) : -1;
-        }
+        mj_jw_key(w, "parts");
+        mj_jw_open(w, '[');
+        for (size_t i = 0; i < b->n_parts; i++)
+            mj_cli_jw_body(w, &b->parts[i]);
+        mj_jw_close(w, ']');
     } else {
-        rc = leaf(j, b);
+        leaf(w, b);
     }
-    if (b->has_md5)
-        json_object_set_new(j, "md5", str_or_null(b->md5));
-    if (b->has_disposition)
-        json_object_set_new(j, "disposition", disposition(b));
-    if (b->has_language)
-        json_object_set_new(j, "language", languages(b));
-    if (b->has_location)
-        json_object_set_new(j, "location", str_or_null(b->location));
-    if (rc != 0) {
-        json_decref(j);
-        return NULL;
+    if (b->has_md5) {
+        mj_jw_key(w, "md5");
+        mj_jw_str(w, b->md5);
     }
-    return j;
+    if (b->has_disposition) {
+        mj_jw_key(w, "disposition");
+        disposition(w, b);
+    }
+    if (b->has_language) {
+        mj_jw_key(w, "language");
+        languages(w, b);
+    }
+    if (b->has_location) {
+        mj_jw_key(w, "location");
+        mj_jw_str(w, b->location);
+    }
+    mj_jw_close(w, '}');
 }

@@ -6,6 +6,7 @@
  *               #include it, see client/tests/test_cli_options.c)
  *   ops.c       the operation table and the operations (probe)
  *   json_out.c  printing an outcome and a result, as JSON or as text
+ *   json_write.c a streaming writer of compact JSON (long results)
  *   json_imap.c IMAP ENVELOPE and BODYSTRUCTURE structures as JSON
  *   mj.c        main: parse, build the connection config, dispatch, print
  */
@@ -194,16 +195,56 @@ mj_outcome mj_cli_conn_config(const mj_cli_options *opts, mj_log *log, mj_conn_c
  * from opts: valid while opts is (and not after mj_cli_options_wipe).
  */
 mj_sasl_creds mj_cli_creds(const mj_cli_options *opts);
+/* ---- a streaming JSON writer (json_write.c) -------------------------------- */
+
+/* Containers open at once in one mj_jw (the IMAP structures' own caps keep
+   their nesting below this; deeper ones are still written, uncounted). */
+#define MJ_JW_DEPTH_MAX 128
+
+/*
+ * Writes compact JSON to out (borrowed), gathered in its buffer: the bytes
+ * jansson's JSON_COMPACT dump gives for the same values, with no tree in
+ * memory.  The caller calls in a valid order (a key before each value in an
+ * object); separators are the writer's business.  Write errors stay in out
+ * (ferror).
+ */
+/* Bytes the writer gathers before one fwrite to out. */
+#define MJ_JW_BUF ((size_t)16 * 1024)
+
+typedef struct mj_jw {
+    FILE *out;
+    unsigned depth;
+    bool after_key;
+    bool overflow;
+    size_t count[MJ_JW_DEPTH_MAX]; /* values written in each open container */
+    size_t len;                    /* bytes in buf */
+    char buf[MJ_JW_BUF];
+} mj_jw;
+
+void mj_jw_init(mj_jw *w, FILE *out);
+/* Hand what is gathered to out (fwrite); call it at the end of a document. */
+void mj_jw_flush(mj_jw *w);
+/* '{' or '[' to open, '}' or ']' to close. */
+void mj_jw_open(mj_jw *w, char bracket);
+void mj_jw_close(mj_jw *w, char bracket);
+/* An object key; false (nothing written: skip its value) if it is not UTF-8. */
+bool mj_jw_key(mj_jw *w, const char *key);
+/* A string (NUL-terminated), or null when s is NULL or not valid UTF-8. */
+void mj_jw_str(mj_jw *w, const char *s);
+void mj_jw_int(mj_jw *w, int64_t v);
+void mj_jw_uint(mj_jw *w, uint64_t v);
+void mj_jw_null(mj_jw *w);
+void mj_jw_bool(mj_jw *w, bool v);
+
 /* ---- IMAP structures as JSON (json_imap.c) --------------------------------- */
 
 /*
- * A new JSON object (the caller owns it: json_decref) for an ENVELOPE or a
- * BODYSTRUCTURE tree, read during the FETCH message callback (the
- * structures are borrowed, and copied).  NULL when out of memory.  Shapes
- * are described at the top of json_imap.c and in scenarios/FORMAT.md.
+ * Write an ENVELOPE or a BODYSTRUCTURE tree (borrowed, read during the FETCH
+ * message callback) as one JSON object value on w.  Shapes are described
+ * at the top of json_imap.c and in scenarios/FORMAT.md.
  */
-json_t *mj_cli_json_envelope(const mj_imap_envelope *env);
-json_t *mj_cli_json_body(const mj_imap_body *body);
+void mj_cli_jw_envelope(mj_jw *w, const mj_imap_envelope *env);
+void mj_cli_jw_body(mj_jw *w, const mj_imap_body *body);
 
 /* ---- output (json_out.c) ------------------------------------------------- */
 

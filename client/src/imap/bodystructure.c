@@ -262,6 +262,25 @@ static mj_outcome get_str(dctx *c, const mj_imap_node *n, const char *field, boo
     return MJ_OK;
 }
 
+/*
+ * The common case of get_str without a field name: a string kept inline, or
+ * NIL where nil_ok.  False for anything else, which get_str then judges
+ * (tolerances, errors) with the name formatted: names are built only for
+ * the rare response that needs one, not for every address of every message.
+ */
+static bool str_plain(const mj_imap_node *n, bool nil_ok, const char **out)
+{
+    if (n != NULL && n->kind == MJ_IMAP_NIL && nil_ok) {
+        *out = NULL;
+        return true;
+    }
+    if (is_string(n) && n->str != NULL) {
+        *out = n->str;
+        return true;
+    }
+    return false;
+}
+
 /* Digits only, 1 to 18 of them (always < 2^63): the value of a "1234" string. */
 static bool digits_value(const mj_imap_node *n, uint64_t *out)
 {
@@ -337,9 +356,12 @@ static mj_outcome get_params(dctx *c, const mj_imap_node *n, const char *field,
     size_t i = 0;
     for (const mj_imap_node *e = n->first; e != NULL; e = e->next->next, i++) {
         char f[IMAP_DECODE_FIELD_MAX];
-        format(f, sizeof f, "%s name %zu", field, i + 1);
-        mj_outcome o = get_str(c, e, f, false, &p[i].name);
-        if (o == MJ_OK) {
+        mj_outcome o = MJ_OK;
+        if (!str_plain(e, false, &p[i].name)) {
+            format(f, sizeof f, "%s name %zu", field, i + 1);
+            o = get_str(c, e, f, false, &p[i].name);
+        }
+        if (o == MJ_OK && !str_plain(e->next, false, &p[i].value)) {
             format(f, sizeof f, "%s value %zu", field, i + 1);
             o = get_str(c, e->next, f, false, &p[i].value);
         }
@@ -383,16 +405,19 @@ static mj_outcome get_addresses(dctx *c, const mj_imap_node *n, const char *fiel
         return c->failed;
     size_t i = 0;
     for (const mj_imap_node *e = n->first; e != NULL; e = e->next, i++) {
-        char f[IMAP_DECODE_FIELD_MAX];
-        format(f, sizeof f, "%s address %zu", field, i + 1);
-        if (e->kind != MJ_IMAP_LIST || e->count != 4)
+        char f[IMAP_DECODE_FIELD_MAX]; /* "env-to address 2": formatted for errors only */
+        if (e->kind != MJ_IMAP_LIST || e->count != 4) {
+            format(f, sizeof f, "%s address %zu", field, i + 1);
             return bad(c, e, f, "(name adl mailbox host)", 0);
+        }
         static const char *const names[] = {"addr-name", "addr-adl", "addr-mailbox", "addr-host"};
         const char **parts[] = {&a[i].name, &a[i].adl, &a[i].mailbox, &a[i].host};
         const mj_imap_node *p = e->first;
         for (size_t k = 0; k < 4; k++, p = p->next) {
+            if (str_plain(p, true, parts[k]))
+                continue;
             char fk[IMAP_DECODE_FIELD_MAX + 16];
-            format(fk, sizeof fk, "%s %s", f, names[k]);
+            format(fk, sizeof fk, "%s address %zu %s", field, i + 1, names[k]);
             mj_outcome o = get_str(c, p, fk, true, parts[k]);
             if (o != MJ_OK)
                 return o;
@@ -440,18 +465,25 @@ static mj_outcome envelope_node(dctx *c, const mj_imap_node *v, const char *pref
 {
     *out = NULL;
     char f[IMAP_DECODE_FIELD_MAX];
-    format(f, sizeof f, "%senvelope", prefix);
-    if (v == NULL || v->kind != MJ_IMAP_LIST || v->count != ENV_FIELDS)
+    if (v == NULL || v->kind != MJ_IMAP_LIST || v->count != ENV_FIELDS) {
+        format(f, sizeof f, "%senvelope", prefix);
         return bad(c, v, f, "a list of 10 fields", 0);
+    }
     mj_imap_envelope *env = alloc(c, 1, sizeof *env);
     if (env == NULL)
         return c->failed;
     const mj_imap_node *e = v->first;
     for (size_t i = 0; i < ENV_FIELDS; i++, e = e->next) {
         void *slot = (unsigned char *)env + env_fields[i].offset;
-        format(f, sizeof f, "%s%s", prefix, env_fields[i].name);
-        mj_outcome o = env_fields[i].kind == ENV_STR ? get_str(c, e, f, true, slot)
-                                                     : get_addresses(c, e, f, slot);
+        if (env_fields[i].kind == ENV_STR && str_plain(e, true, slot))
+            continue;
+        const char *name = env_fields[i].name; /* a nested envelope's fields carry the prefix */
+        if (prefix[0] != '\0') {
+            format(f, sizeof f, "%s%s", prefix, env_fields[i].name);
+            name = f;
+        }
+        mj_outcome o = env_fields[i].kind == ENV_STR ? get_str(c, e, name, true, slot)
+                                                     : get_addresses(c, e, name, slot);
         if (o != MJ_OK)
             return o;
     }
