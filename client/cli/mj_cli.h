@@ -106,6 +106,7 @@ typedef struct mj_cli_options {
     bool has_changedsince;          /* --changedsince N (1 .. 2^63-1) */
     uint64_t changedsince;
     bool vanished;                  /* --vanished: UID FETCH (CHANGEDSINCE n VANISHED) */
+    bool silent;                    /* --silent: STORE ... FLAGS.SILENT */
     bool has_unchangedsince;        /* --unchangedsince N (0 .. 2^63-1) */
     uint64_t unchangedsince;
     bool compress;             /* --compress: IMAP COMPRESS=DEFLATE after login when offered */

@@ -756,9 +756,10 @@ static mj_outcome do_store(mj_imap *s, const mj_cli_options *opts, json_t *r)
         const char *modified = NULL;
         o = opts->has_unchangedsince
                 ? mj_imap_store_unchanged(s, uid_word(opts, 4), opts->args[1], modes[i].mode,
-                                          opts->args[3], false, opts->unchangedsince, &cb, &modified)
+                                          opts->args[3], opts->silent, opts->unchangedsince, &cb,
+                                          &modified)
                 : mj_imap_store(s, uid_word(opts, 4), opts->args[1], modes[i].mode, opts->args[3],
-                                false, &cb);
+                                opts->silent, &cb);
         if (o == MJ_OK && opts->has_unchangedsince)
             json_object_set_new(r, "modified", modified ? json_string(modified) : json_null());
     }
@@ -1049,7 +1050,7 @@ const mj_cli_op mj_cli_imap_ops[] = {
     {I, "expunge", op_expunge, 1, 3, "MAILBOX [SET uid]: remove messages marked \\Deleted (UID EXPUNGE SET): expunged, vanished"},
     {I, "quota", op_quota, 0, 2, "[MAILBOX]: GETQUOTAROOT; ROOT root: GETQUOTA of one root"},
     {I, "fetch", op_fetch, 2, 4, "[--changedsince N [--vanished]] MAILBOX SET [ITEMS] [uid]: seq, uid, flags, size, modseq, body_sha256 (--output PATH: the bodies)"},
-    {I, "store", op_store, 4, 5, "[--unchangedsince N] MAILBOX SET add|remove|replace FLAGS [uid]: messages, modified"},
+    {I, "store", op_store, 4, 5, "[--unchangedsince N] [--silent] MAILBOX SET add|remove|replace FLAGS [uid]: messages, modified"},
     {I, "search", op_search, 2, 3, "MAILBOX CRITERIA [uid]: matching numbers"},
     {I, "copy", op_copy, 3, 4, "MAILBOX SET TO [uid]: copyuid"},
     {I, "move", op_move, 3, 4, "MAILBOX SET TO [uid]: copyuid"},

@@ -534,6 +534,13 @@ static mj_outcome opt_changedsince(mj_cli_options *o, const char *v, mj_error *e
     return MJ_OK;
 }
 
+static mj_outcome opt_silent(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->silent = true;
+    return MJ_OK;
+}
+
 static mj_outcome opt_vanished(mj_cli_options *o, const char *v, mj_error *err)
 {
     (void)v, (void)err;
@@ -673,6 +680,8 @@ static const struct opt_row opt_table[] = {
      "IMAP fetch with --changedsince and uid: also the UIDs expunged since (QRESYNC)"},
     {"unchangedsince", '\0', "MODSEQ", opt_unchangedsince,
      "IMAP store: only messages unchanged since MODSEQ; the others are reported as modified"},
+    {"silent", '\0', NULL, opt_silent,
+     "IMAP store: +FLAGS.SILENT and the like: the server sends no FETCH back"},
     {"compress", '\0', NULL, opt_compress,
      "IMAP: COMPRESS=DEFLATE after login when the server offers it (RFC 4978)"},
     {"utf8", '\0', NULL, opt_utf8,

@@ -580,6 +580,9 @@ static void test_condstore_options(void **state)
     parse_ok("imap://h", "--unchangedsince", "0", "store", "INBOX", "1", "add", "\\Seen", NULL);
     assert_true(opts.has_unchangedsince);
     assert_true(opts.unchangedsince == 0);
+    assert_false(opts.silent);
+    parse_ok("imap://h", "--silent", "store", "INBOX", "1", "add", "\\Seen", NULL);
+    assert_true(opts.silent);
     parse_usage("--qresync must be", "imap://h", "--qresync", "0:5", "select", "INBOX", NULL);
     parse_usage("--qresync must be", "imap://h", "--qresync", "4294967296:5", "select", "X", NULL);
     parse_usage("--qresync must be", "imap://h", "--qresync", "7:0", "select", "INBOX", NULL);

@@ -121,6 +121,8 @@ def _imap_fetch(sc, workdir):
 def _imap_store(sc, workdir):
     a = _args(sc)
     cond = ["--unchangedsince", str(int(a["unchangedsince"]))] if "unchangedsince" in a else []
+    if a.get("silent"):
+        cond.append("--silent")
     return (cond + ["store", str(a.get("mailbox", "INBOX")), str(a.get("set", "1")),
              str(a.get("mode", "add")), _imap_flags(a.get("flags"))] + _imap_uid(a))
 
@@ -261,7 +263,7 @@ OPS = {
     "imap.thread": _imap_sort_thread("thread", "algorithm"),
 }
 # mj options that take no value (the word after one is not its value).
-FLAG_OPTIONS = frozenset({"--condstore", "--vanished", "--chunking", "--smtputf8",
+FLAG_OPTIONS = frozenset({"--condstore", "--vanished", "--silent", "--chunking", "--smtputf8",
                           "--requiretls"})
 # op -> the security modes mj can run it with (after `auto` is resolved by port).
 OP_SECURITY = {
