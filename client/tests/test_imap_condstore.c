@@ -18,18 +18,12 @@
 
 #include <cmocka.h>
 
+#include "support/imap_fixture.h"
+
 #include "mailjig/conn.h"
 #include "mailjig/imap.h"
 
-typedef struct fixture {
-    mj_transport *t;
-    mj_imap *s;
-    char *wire;
-    char *logbuf;
-    size_t loglen;
-    FILE *logfp;
-    mj_log *log;
-} fixture;
+typedef imap_fixture fixture;
 
 static const mj_sasl_creds alice = {.username = "alice", .password = "pw"};
 static const mj_imap_options insecure_ok = {.policy = {.allow_insecure_auth = 1}};
@@ -37,47 +31,25 @@ static const mj_imap_options insecure_ok = {.policy = {.allow_insecure_auth = 1}
 /* Greeting with caps, then the server's script; logged in as alice (A0001). */
 static void setup(fixture *f, const char *caps, const char *script)
 {
-    memset(f, 0, sizeof *f);
     char *server = malloc(strlen(caps) * 2 + strlen(script) + 128);
     assert_non_null(server);
     sprintf(server, "* OK [CAPABILITY %s] hi\r\nA0001 OK [CAPABILITY %s] in\r\n%s", caps, caps,
             script);
-    mj_error err;
-    mj_mem_script ms = {.input = server, .input_len = strlen(server), .end = MJ_MEM_END_EOF};
-    f->logfp = open_memstream(&f->logbuf, &f->loglen);
-    assert_non_null(f->logfp);
-    f->log = mj_log_new(f->logfp);
-    mj_conn_config cfg;
-    mj_conn_config_init(&cfg, MJ_PROTO_IMAP);
-    cfg.log = f->log;
-    cfg.security = MJ_SEC_NONE;
-    mj_conn *c = NULL;
-    assert_int_equal(mj_mem_transport_new(&ms, &cfg.timeouts, &f->t, &err), MJ_OK);
-    assert_int_equal(mj_conn_wrap(f->t, &cfg, &c, &err), MJ_OK);
-    assert_int_equal(mj_imap_start(c, MJ_SEC_NONE, &insecure_ok, &f->s, &err), MJ_OK);
+    imap_fixture_args a = {.server = server, .opts = &insecure_ok};
+    imap_fixture_open(f, &a);
     free(server);
+    assert_int_equal(f->start, MJ_OK);
     assert_int_equal(mj_imap_login(f->s, &alice, MJ_SASL_NONE), MJ_OK);
 }
 
 static const char *wire(fixture *f)
 {
-    size_t n = 0;
-    const unsigned char *w = mj_mem_transport_written(f->t, &n);
-    free(f->wire);
-    f->wire = malloc(n + 1);
-    assert_non_null(f->wire);
-    memcpy(f->wire, w, n);
-    f->wire[n] = '\0';
-    return f->wire;
+    return imap_fixture_wire(f);
 }
 
 static void teardown(fixture *f)
 {
-    mj_imap_close(f->s);
-    mj_log_free(f->log);
-    fclose(f->logfp);
-    free(f->logbuf);
-    free(f->wire);
+    imap_fixture_close(f);
 }
 
 #define LOGIN "A0001 LOGIN alice pw\r\n"

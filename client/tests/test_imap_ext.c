@@ -19,16 +19,12 @@
 
 #include <cmocka.h>
 
+#include "support/imap_fixture.h"
+
 #include "mailjig/conn.h"
 #include "mailjig/imap.h"
 
-typedef struct fixture {
-    mj_transport *t;
-    mj_imap *s;
-    mj_outcome start;
-    mj_error err;
-    char *wire;
-} fixture;
+typedef imap_fixture fixture;
 
 static const mj_imap_options insecure_ok = {.policy = {.allow_insecure_auth = 1}};
 static const mj_sasl_creds alice = {.username = "alice", .password = "s3cret-pw"};
@@ -36,21 +32,9 @@ static const mj_sasl_creds alice = {.username = "alice", .password = "s3cret-pw"
 static void setup_chunks(fixture *f, const char *server, size_t len, const size_t *chunks,
                          size_t n_chunks)
 {
-    memset(f, 0, sizeof *f);
-    mj_error err;
-    mj_mem_script script = {.input = server,
-                            .input_len = len ? len : strlen(server),
-                            .chunks = chunks,
-                            .n_chunks = n_chunks,
-                            .starttls_state = MJ_TLS_VERIFIED};
-    mj_conn_config cfg;
-    mj_conn_config_init(&cfg, MJ_PROTO_IMAP);
-    cfg.security = MJ_SEC_NONE;
-    mj_conn *c = NULL;
-    assert_int_equal(mj_mem_transport_new(&script, &cfg.timeouts, &f->t, &err), MJ_OK);
-    assert_int_equal(mj_conn_wrap(f->t, &cfg, &c, &err), MJ_OK);
-    mj_error_clear(&f->err);
-    f->start = mj_imap_start(c, MJ_SEC_NONE, &insecure_ok, &f->s, &f->err);
+    imap_fixture_args a = {.server = server, .server_len = len, .chunks = chunks,
+                           .n_chunks = n_chunks, .opts = &insecure_ok};
+    imap_fixture_open(f, &a);
     assert_int_equal(f->start, MJ_OK);
 }
 
@@ -61,21 +45,12 @@ static void setup(fixture *f, const char *server)
 
 static const char *wire(fixture *f)
 {
-    size_t n = 0;
-    const unsigned char *w = mj_mem_transport_written(f->t, &n);
-    free(f->wire);
-    f->wire = malloc(n + 1);
-    assert_non_null(f->wire);
-    if (n > 0)
-        memcpy(f->wire, w, n);
-    f->wire[n] = '\0';
-    return f->wire;
+    return imap_fixture_wire(f);
 }
 
 static void teardown(fixture *f)
 {
-    mj_imap_close(f->s);
-    free(f->wire);
+    imap_fixture_close(f);
 }
 
 /* Logged in with caps (sent in the LOGIN OK, so no CAPABILITY is asked again). */

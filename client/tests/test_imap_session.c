@@ -16,58 +16,17 @@
 
 #include <cmocka.h>
 
+#include "support/imap_fixture.h"
+
 #include "mailjig/conn.h"
 #include "mailjig/imap.h"
 
-typedef struct fixture {
-    mj_transport *t;
-    mj_imap *s;
-    mj_outcome start;
-    mj_error err;
-    char *logbuf;
-    size_t loglen;
-    FILE *logfp;
-    mj_log *log;
-    char *wire;
-} fixture;
-
-typedef struct setup_args {
-    const char *server;
-    size_t server_len; /* 0: strlen */
-    const size_t *chunks;
-    size_t n_chunks;
-    mj_security security;
-    const mj_imap_options *opts;
-    bool report_pending;
-    mj_mem_end end;
-} setup_args;
+typedef imap_fixture fixture;
+typedef imap_fixture_args setup_args;
 
 static void setup_with(fixture *f, const setup_args *a)
 {
-    memset(f, 0, sizeof *f);
-    mj_error err;
-    mj_mem_script script = {.input = a->server,
-                            .input_len = a->server_len ? a->server_len : strlen(a->server),
-                            .chunks = a->chunks,
-                            .n_chunks = a->n_chunks,
-                            .end = a->end,
-                            .report_pending = a->report_pending,
-                            .starttls_state = MJ_TLS_VERIFIED};
-    f->logfp = open_memstream(&f->logbuf, &f->loglen);
-    assert_non_null(f->logfp);
-    f->log = mj_log_new(f->logfp);
-    assert_non_null(f->log);
-    mj_conn_config cfg;
-    mj_conn_config_init(&cfg, MJ_PROTO_IMAP);
-    cfg.log = f->log;
-    cfg.security = a->security;
-    mj_conn *c = NULL;
-    assert_int_equal(mj_mem_transport_new(&script, &cfg.timeouts, &f->t, &err), MJ_OK);
-    assert_int_equal(mj_conn_wrap(f->t, &cfg, &c, &err), MJ_OK);
-    mj_error_clear(&f->err);
-    f->start = mj_imap_start(c, a->security, a->opts, &f->s, &f->err);
-    if (f->start != MJ_OK)
-        f->t = NULL;
+    imap_fixture_open(f, a);
 }
 
 static void setup(fixture *f, const char *server, mj_security sec, const mj_imap_options *opts)
@@ -78,21 +37,12 @@ static void setup(fixture *f, const char *server, mj_security sec, const mj_imap
 
 static const char *wire(fixture *f)
 {
-    size_t n = 0;
-    const unsigned char *w = mj_mem_transport_written(f->t, &n);
-    free(f->wire);
-    f->wire = malloc(n + 1);
-    assert_non_null(f->wire);
-    if (n > 0)
-        memcpy(f->wire, w, n);
-    f->wire[n] = '\0';
-    return f->wire;
+    return imap_fixture_wire(f);
 }
 
 static const char *logtext(fixture *f)
 {
-    fflush(f->logfp);
-    return f->logbuf != NULL ? f->logbuf : "";
+    return imap_fixture_log(f);
 }
 
 /* The client's lines as the log shows them (works after a failed start). */
@@ -113,11 +63,7 @@ static const char *client_lines(fixture *f)
 
 static void teardown(fixture *f)
 {
-    mj_imap_close(f->s);
-    mj_log_free(f->log);
-    fclose(f->logfp);
-    free(f->logbuf);
-    free(f->wire);
+    imap_fixture_close(f);
 }
 
 static const mj_sasl_creds alice = {.username = "alice", .password = "s3cret-pw"};
