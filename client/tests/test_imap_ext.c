@@ -53,12 +53,7 @@ static void teardown(fixture *f)
     imap_fixture_close(f);
 }
 
-/* Logged in with caps (sent in the LOGIN OK, so no CAPABILITY is asked again). */
-#define LOGGED_IN(caps) "* OK [CAPABILITY " caps "] hi\r\nA0001 OK [CAPABILITY " caps "] in\r\n"
-#define LOGIN_WIRE "A0001 LOGIN alice s3cret-pw\r\n"
-/* ... and INBOX selected. */
-#define SELECTED(caps) LOGGED_IN(caps) "A0002 OK [READ-WRITE] selected\r\n"
-#define SELECTED_WIRE LOGIN_WIRE "A0002 SELECT INBOX\r\n"
+/* LOGGED_IN, LOGIN_WIRE, SELECTED, SELECTED_WIRE: support/imap_fixture.h */
 
 static void login(fixture *f)
 {

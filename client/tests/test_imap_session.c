@@ -467,8 +467,6 @@ static void open_selected(fixture *f, const char *more)
     assert_int_equal(mj_imap_select(f->s, "INBOX", false, NULL), MJ_OK);
 }
 
-#define SELECTED_WIRE "A0001 LOGIN alice s3cret-pw\r\nA0002 SELECT INBOX\r\n"
-
 static void test_arguments_refused(void **state)
 {
     (void)state;

@@ -17,6 +17,13 @@
 #include "mailjig/log.h"
 #include "mailjig/transport.h"
 
+/* Scripts the tests share: a greeting and a LOGIN OK carrying caps (so no
+   CAPABILITY is asked again), as alice / s3cret-pw; then INBOX selected. */
+#define LOGGED_IN(caps) "* OK [CAPABILITY " caps "] hi\r\nA0001 OK [CAPABILITY " caps "] in\r\n"
+#define LOGIN_WIRE "A0001 LOGIN alice s3cret-pw\r\n"
+#define SELECTED(caps) LOGGED_IN(caps) "A0002 OK [READ-WRITE] selected\r\n"
+#define SELECTED_WIRE LOGIN_WIRE "A0002 SELECT INBOX\r\n"
+
 typedef struct imap_fixture {
     mj_transport *t;   /* borrowed from the session (NULL once a failed start closed it) */
     mj_imap *s;        /* NULL when the start failed */
