@@ -111,6 +111,7 @@ typedef struct mj_cli_options {
     uint64_t unchangedsince;
     bool compress;             /* --compress: IMAP COMPRESS=DEFLATE after login when offered */
     bool utf8;                 /* --utf8: IMAP ENABLE UTF8=ACCEPT after login when offered */
+    bool strict;               /* --strict: IMAP parser and decoder tolerate no server quirk */
     /* IMAP list: LIST-EXTENDED (RFC 5258) and LIST-STATUS (RFC 5819); 0 = not asked */
     unsigned list_select;      /* --list-select: mj_imap_list_select bits */
     unsigned list_return;      /* --list-return: mj_imap_list_return bits */

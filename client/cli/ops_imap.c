@@ -65,6 +65,7 @@ static mj_outcome open_session(const mj_cli_options *opts, const mj_conn_config 
     io.policy.allow_insecure_auth = opts->allow_insecure_auth;
     io.compress = opts->compress;
     io.utf8 = opts->utf8;
+    io.strict = opts->strict;
     mj_outcome o = mj_imap_connect(cfg, &io, s_out, err);
     if (o != MJ_OK)
         return o;

@@ -370,6 +370,13 @@ static mj_outcome opt_compress(mj_cli_options *o, const char *v, mj_error *err)
     return MJ_OK;
 }
 
+static mj_outcome opt_strict(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)v, (void)err;
+    o->strict = true;
+    return MJ_OK;
+}
+
 static mj_outcome opt_utf8(mj_cli_options *o, const char *v, mj_error *err)
 {
     (void)v, (void)err;
@@ -682,6 +689,8 @@ static const struct opt_row opt_table[] = {
      "IMAP store: only messages unchanged since MODSEQ; the others are reported as modified"},
     {"silent", '\0', NULL, opt_silent,
      "IMAP store: +FLAGS.SILENT and the like: the server sends no FETCH back"},
+    {"strict", '\0', NULL, opt_strict,
+     "IMAP: parse strictly (RFC 9051): no tolerance of known server quirks"},
     {"compress", '\0', NULL, opt_compress,
      "IMAP: COMPRESS=DEFLATE after login when the server offers it (RFC 4978)"},
     {"utf8", '\0', NULL, opt_utf8,

@@ -607,8 +607,8 @@ static void test_malformed(void **state)
     FAIL("\r\n", MJ_R_MALFORMED, "empty line");
     FAIL("* X a  b\r\n", MJ_R_MALFORMED, "two SP in a row");
     FAIL("* X ( a)\r\n", MJ_R_MALFORMED, "expected an atom, number, string, literal or '('");
-    FAIL("* X (a )\r\n", MJ_R_MALFORMED, "unexpected SP before ')'");
-    FAIL("* X a \r\n", MJ_R_MALFORMED, "unexpected SP at the end of the line");
+    FAIL("* X (a )\r\n", MJ_R_MALFORMED, "unexpected SP before ')' (strict: tolerance space-before-close is off)");
+    FAIL("* X a \r\n", MJ_R_MALFORMED, "unexpected SP at the end of the line (strict: tolerance trailing-space is off)");
     FAIL("* X a\"b\"\r\n", MJ_R_MALFORMED, "expected SP or ')' at byte 5");
     FAIL("* X (a)b\r\n", MJ_R_MALFORMED, "expected SP or ')'");
     FAIL("* X a\rb\r\n", MJ_R_MALFORMED, "expected SP or ')'");
@@ -617,12 +617,12 @@ static void test_malformed(void **state)
     FAIL("* OK [ALERT text\r\n", MJ_R_MALFORMED, "expected ']' to end the response code");
     FAIL("* OK [] x\r\n", MJ_R_MALFORMED, "expected a response code name");
     FAIL("* OK [X]y\r\n", MJ_R_MALFORMED, "expected SP after the response code");
-    FAIL("* OK [X]\r\n", MJ_R_MALFORMED, "expected SP after the response code");
-    FAIL("* OK\r\n", MJ_R_MALFORMED, "expected SP and text after the status");
+    FAIL("* OK [X]\r\n", MJ_R_MALFORMED, "expected SP after the response code (strict: tolerance code-without-space is off)");
+    FAIL("* OK\r\n", MJ_R_MALFORMED, "expected SP and text after the status (strict: tolerance status-without-text is off)");
     FAIL("* OK a\0b\r\n", MJ_R_MALFORMED, "NUL byte in text");
     FAIL("* OK caf\xe9\r\n", MJ_R_MALFORMED, "invalid UTF-8 in text");
-    FAIL("+\r\n", MJ_R_MALFORMED, "expected SP after '+'");
-    FAIL("* 1 EXISTS\n", MJ_R_BARE_LF, "line ends in LF without CR");
+    FAIL("+\r\n", MJ_R_MALFORMED, "expected SP after '+' (strict: tolerance bare-continuation is off)");
+    FAIL("* 1 EXISTS\n", MJ_R_BARE_LF, "line ends in LF without CR (strict: tolerance bare-lf is off)");
     /* Exchange sent a response code on a line of its own (exchange/issue115.txt) */
     FAIL("[COPYUID 55 31 6]\r\n", MJ_R_MALFORMED, "expected OK, NO or BAD after the tag");
 }

@@ -42,6 +42,8 @@ class Adapter:
     compress = False
     #: whether it can ENABLE UTF8=ACCEPT (client: utf8: true, RFC 6855)
     utf8 = False
+    #: whether it can turn its tolerance of server quirks off (client: strict: true)
+    strict = False
 
     def available(self):
         """None when the client is installed, else why not."""
@@ -69,6 +71,8 @@ class Adapter:
             return f"{self.name} cannot ask for COMPRESS=DEFLATE (client: compress)"
         if scenario.client.get("utf8") and not self.utf8:
             return f"{self.name} cannot ENABLE UTF8=ACCEPT (client: utf8)"
+        if scenario.client.get("strict") and not self.strict:
+            return f"{self.name} has no strict mode (client: strict)"
         return self.extra_na(scenario)
 
     def supports_mechanism(self, mech):

@@ -276,6 +276,7 @@ class MjAdapter(Adapter):
     ops = frozenset(OPS)
     compress = True
     utf8 = True
+    strict = True
 
     def __init__(self, binary=None):
         self.binary = binary or os.path.join(core.BIN, "mj")
@@ -344,6 +345,8 @@ class MjAdapter(Adapter):
             cmd += ["--compress"]
         if c.get("utf8"):
             cmd += ["--utf8"]
+        if c.get("strict"):
+            cmd += ["--strict"]
         words = OPS[scenario.op](scenario, workdir)
         # Operation options (--from, --to, --message) go before the URL, since
         # everything after the operation's first argument belongs to it.

@@ -604,7 +604,8 @@ static size_t after_space(mj_imap_parser *p, const unsigned char *s, size_t m, s
     p->sep = S_TOKEN;
     if (pos < m && s[pos] == ')') {
         if (!p->lim.space_before_close)
-            return fail_at(p, pos - 1, MJ_R_MALFORMED, "unexpected SP before ')'");
+            return fail_at(p, pos - 1, MJ_R_MALFORMED,
+                           "unexpected SP before ')' (strict: tolerance space-before-close is off)");
         p->sep = S_SEP;
     } else if (pos < m && s[pos] == ' ') {
         return fail_at(p, pos, MJ_R_MALFORMED, "two SP in a row");
@@ -646,7 +647,8 @@ static enum step data_line(mj_imap_parser *p, const unsigned char *s, size_t m, 
         return STEP_CONT;
     }
     if (p->sep == S_TOKEN && !p->lim.trailing_space) {
-        fail_at(p, m - 1, MJ_R_MALFORMED, "unexpected SP at the end of the line");
+        fail_at(p, m - 1, MJ_R_MALFORMED,
+                "unexpected SP at the end of the line (strict: tolerance trailing-space is off)");
         return STEP_ERR;
     }
     if (p->depth > 0) {
@@ -701,7 +703,10 @@ static size_t resp_code(mj_imap_parser *p, const unsigned char *s, size_t m, siz
         code_tokens(p, s, args, end);
     if (end + 1 == m && p->lim.code_without_space)
         return m;
-    if (end + 1 >= m || s[end + 1] != ' ')
+    if (end + 1 == m)
+        return fail_at(p, end + 1, MJ_R_MALFORMED,
+                       "expected SP after the response code (strict: tolerance code-without-space is off)");
+    if (s[end + 1] != ' ')
         return fail_at(p, end + 1, MJ_R_MALFORMED, "expected SP after the response code");
     return end + 2;
 }
@@ -724,7 +729,8 @@ static enum step status_text(mj_imap_parser *p, const unsigned char *s, size_t m
     if (pos == m && p->lim.status_without_text)
         return resp_text(p, s, m, m);
     if (pos == m) {
-        fail_at(p, m, MJ_R_MALFORMED, "expected SP and text after the status");
+        fail_at(p, m, MJ_R_MALFORMED,
+                "expected SP and text after the status (strict: tolerance status-without-text is off)");
         return STEP_ERR;
     }
     return resp_text(p, s, m, pos + 1);
@@ -785,7 +791,11 @@ static enum step head_continuation(mj_imap_parser *p, const unsigned char *s, si
     p->resp.kind = MJ_IMAP_CONTINUATION;
     if (m == 1 && p->lim.bare_continuation)
         return resp_text(p, s, m, m);
-    if (m == 1 || s[1] != ' ') {
+    if (m == 1) {
+        fail_at(p, 1, MJ_R_MALFORMED, "expected SP after '+' (strict: tolerance bare-continuation is off)");
+        return STEP_ERR;
+    }
+    if (s[1] != ' ') {
         fail_at(p, 1, MJ_R_MALFORMED, "expected SP after '+'");
         return STEP_ERR;
     }
@@ -855,7 +865,7 @@ static enum step line_done(mj_imap_parser *p, const unsigned char *s, size_t n)
         m--;
         p->cur_len = m;
     } else if (!p->lim.bare_lf) {
-        fail_at(p, m, MJ_R_BARE_LF, "line ends in LF without CR");
+        fail_at(p, m, MJ_R_BARE_LF, "line ends in LF without CR (strict: tolerance bare-lf is off)");
         return STEP_ERR;
     }
     enum step r;

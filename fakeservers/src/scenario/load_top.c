@@ -436,6 +436,7 @@ static const fk_key client_keys[] = {
     {"timeout_ms", FK_T_INT, false, h_client_ms},
     {"compress", FK_T_BOOL, false, NULL},
     {"utf8", FK_T_BOOL, false, NULL},
+    {"strict", FK_T_BOOL, false, NULL},
 };
 const fk_section fk_sec_client = {"client", "client", client_keys,
                                    sizeof client_keys / sizeof client_keys[0]};
