@@ -197,6 +197,13 @@ mj_outcome mj_cli_conn_config(const mj_cli_options *opts, mj_log *log, mj_conn_c
  * from opts: valid while opts is (and not after mj_cli_options_wipe).
  */
 mj_sasl_creds mj_cli_creds(const mj_cli_options *opts);
+
+/*
+ * A new temporary file, read-write, already unlinked (it goes when closed),
+ * in $TMPDIR when that is set, else /tmp: tmpfile(3) ignores TMPDIR.  The
+ * caller owns the FILE (fclose).  NULL with errno set when none can be made.
+ */
+FILE *mj_cli_tmpfile(void);
 /* ---- a streaming JSON writer (json_write.c) -------------------------------- */
 
 /* Containers open at once in one mj_jw (the IMAP structures' own caps keep

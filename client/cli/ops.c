@@ -8,8 +8,12 @@
  * do STARTTLS: --security starttls is refused, and starttls-if-available
  * probes in plaintext and says so ("starttls": "not attempted").
  */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "mj_cli.h"
 
@@ -92,6 +96,32 @@ mj_outcome mj_cli_conn_config(const mj_cli_options *opts, mj_log *log, mj_conn_c
         cfg->timeouts.deadline_ms = mj_now_ms() + opts->deadline_ms;
     cfg->log = log;
     return MJ_OK;
+}
+
+/* Longest temporary file path: $TMPDIR and the name. */
+#define MJ_CLI_TMP_PATH_MAX 4096
+
+FILE *mj_cli_tmpfile(void)
+{
+    const char *dir = getenv("TMPDIR");
+    if (dir == NULL || dir[0] == '\0')
+        dir = "/tmp";
+    char path[MJ_CLI_TMP_PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/mj-XXXXXX", dir) >= sizeof path) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    unlink(path);
+    FILE *fp = fdopen(fd, "w+b");
+    if (fp == NULL) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return fp;
 }
 
 mj_sasl_creds mj_cli_creds(const mj_cli_options *opts)

@@ -665,7 +665,7 @@ static mj_outcome with_messages(mj_imap *s, const char *output, fetch_out *fo)
     fo->md = EVP_MD_CTX_new();
     if (fo->md == NULL)
         return no_memory(fo->err);
-    fo->spool = tmpfile();
+    fo->spool = mj_cli_tmpfile();
     if (fo->spool == NULL)
         return mj_error_set(fo->err, MJ_INTERNAL, MJ_R_LOCAL_IO,
                             "cannot create a temporary file for the result: %s", strerror(errno));
@@ -878,7 +878,7 @@ static mj_outcome read_file(void *ctx, unsigned char *buf, size_t cap, size_t *l
 /* The message as a seekable file of known size: stdin that is a pipe is spooled. */
 static FILE *message_file(const char *path, uint64_t *size_out, mj_error *err)
 {
-    FILE *fp = strcmp(path, "-") == 0 ? tmpfile() : fopen(path, "rb");
+    FILE *fp = strcmp(path, "-") == 0 ? mj_cli_tmpfile() : fopen(path, "rb");
     if (fp != NULL && strcmp(path, "-") == 0) {
         unsigned char buf[16384];
         size_t n;

@@ -143,7 +143,7 @@ def password_file(tmp_path):
 TIME = "/usr/bin/time"
 
 
-def run_mj(fake, pw, fetch_set, items, *opts, json_out=True):
+def run_mj(fake, pw, fetch_set, items, *opts, json_out=True, env=None):
     """mj fetch; (exit code, stdout bytes, peak RSS in KiB of mj itself, or None)."""
     cmd = [MJ] + (["--json"] if json_out else []) + [
         "--security", "none", "--allow-insecure-auth", "--timeout-ms", "30000", "--user", "alice",
@@ -153,7 +153,7 @@ def run_mj(fake, pw, fetch_set, items, *opts, json_out=True):
     timed = os.access(TIME, os.X_OK)
     if timed:
         cmd = [TIME, "-f", "%M", "-o", rss_file] + cmd
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=120)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=120, env=env)
     rss = None
     if timed:
         with open(rss_file) as f:
@@ -311,3 +311,22 @@ def test_fetch_output_unwritable(tmp_path, password_file):
     assert "cannot write --output" in doc["message"] and "no-such-dir" in doc["message"]
     assert rc == doc["exit_code"] != 0
     assert "result" not in doc
+
+
+def test_fetch_spool_in_tmpdir(tmp_path, password_file):
+    # The result spool goes where TMPDIR says (tmpfile(3) would ignore it): a
+    # TMPDIR that does not exist is a local-io failure naming the spool.
+    for tmpdir, ok in ((tmp_path / "no-such-dir", False), (tmp_path, True)):
+        fake = Fake(str(tmp_path / ("ok" if ok else "bad")), 3, "1:3",
+                    lambda f: [f.write(fetch_line(i)) for i in range(1, 4)])
+        try:
+            rc, out, _ = run_mj(fake, password_file, "1:3", "(FLAGS UID ENVELOPE BODYSTRUCTURE)",
+                                env=dict(os.environ, TMPDIR=str(tmpdir)))
+        finally:
+            fake.close()
+        doc = json.loads(out)
+        if ok:
+            assert rc == 0 and doc["result"]["messages"] == [expected_entry(i) for i in (1, 2, 3)]
+        else:
+            assert (doc["outcome"], doc["reason"]) == ("internal", "local-io"), doc
+            assert "cannot create a temporary file for the result" in doc["message"], doc
