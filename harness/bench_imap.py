@@ -46,7 +46,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+import benchtools  # harness/benchtools.py, next to this script
 
 SRC = os.environ.get("MJ_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("MJ_BIN", os.path.join(SRC, "build", "gcc", "bin"))
@@ -311,38 +312,6 @@ def prepare(case):
     return path, count, expected
 
 
-def start_fake(scenario):
-    p = subprocess.Popen([os.path.join(BIN, "mjfake"), "--scenario", scenario, "--port", "0",
-                          "--certs", CERTS, "--repeat", "--idle-timeout-ms", "120000"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    m = re.match(r"READY (\d+)", line)
-    if not m:
-        p.kill()
-        raise SystemExit(f"mjfake did not start: {line!r} {p.stderr.read()[:500]}")
-    return p, int(m.group(1))
-
-
-def timed(cmd, tmp):
-    """Run cmd under /usr/bin/time -v: (rc, wall, cpu, rss KiB, stdout path, stderr tail)."""
-    tfile = os.path.join(tmp, "time.txt")
-    out = os.path.join(tmp, "stdout")
-    t0 = time.monotonic()
-    with open(out, "wb") as fo:
-        r = subprocess.run(["/usr/bin/time", "-v", "-o", tfile] + cmd, stdout=fo,
-                           stderr=subprocess.PIPE, timeout=1800)
-    wall = time.monotonic() - t0
-    rss, cpu = 0, 0.0
-    try:
-        text = open(tfile).read()
-        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
-        rss = int(m.group(1)) if m else 0
-        cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", text))
-    except OSError:
-        pass
-    return r.returncode, wall, cpu, rss, out, r.stderr.decode(errors="replace")[-300:]
-
-
 # ---- what each client saw ------------------------------------------------------------
 
 def seen_mj(out, case):
@@ -420,7 +389,7 @@ def main():
           f"{ITEMS} of {SMALL} and {LARGE} messages, BODY[] of {BIG_MB} MB")
     for case in CASES:
         scenario, count, expected = prepare(case)
-        fake, port = start_fake(scenario)
+        fake, port = benchtools.start_fake(BIN, CERTS, scenario)
         try:
             with tempfile.TemporaryDirectory() as conf:
                 runs = list(clients(port, case, count, conf))
@@ -428,7 +397,7 @@ def main():
                 for _ in range(RUNS):  # in rotation: no client is always the first after READY
                     for name, cmd, seen in runs:
                         with tempfile.TemporaryDirectory() as tmp:
-                            rc, wall, cpu, rss, out, err = timed(cmd, tmp)
+                            rc, wall, cpu, rss, out, err = benchtools.timed(cmd, tmp, keep_stdout=True)
                             try:
                                 saw = seen(out, case) if rc == 0 else None
                             except (ValueError, OSError, KeyError, IndexError, AttributeError):

@@ -14,14 +14,13 @@ client's own CPU time (user+sys) and peak RSS are printed side by side.  Figures
 reported as such.  Environment: MJ_BIN, MJ_CERTS, BENCH_POP3_MANY,
 BENCH_POP3_BIG_MB, BENCH_POP3_CASES (many,big).
 """
-import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
+
+import benchtools  # harness/benchtools.py, next to this script
 
 SRC = os.environ.get("MJ_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("MJ_BIN", os.path.join(SRC, "build", "gcc", "bin"))
@@ -102,7 +101,7 @@ def message(size):
 
 
 def write_big(path, mb):
-    if os.path.exists(path) and os.path.getsize(path) >= mb * 1000 * 1000:
+    if os.path.exists(path) and os.path.getsize(path) >= mb * 1000 * 1000:  # one file per size
         return
     block = message(1 << 20)[len(b"From: bench@mailjig.test\r\nTo: alice@mailjig.test\r\nSubject: bench\r\n\r\n"):]
     with open(path, "wb") as f:
@@ -122,42 +121,13 @@ def prepare(case):
                         for n in range(1, MANY + 1))
         count = MANY
     else:
-        write_big(os.path.join(WORK, "big.eml"), BIG_MB)
-        retrs = "    - expect: RETR 1\n      send_file: big.eml\n      dotstuff: true\n"
+        write_big(os.path.join(WORK, f"big{BIG_MB}.eml"), BIG_MB)
+        retrs = f"    - expect: RETR 1\n      send_file: big{BIG_MB}.eml\n      dotstuff: true\n"
         count = 1
     path = os.path.join(WORK, f"{case}.yaml")
     with open(path, "w") as f:
         f.write(SCENARIO.format(case=case, retrs=retrs))
     return path, count
-
-
-def start_fake(scenario):
-    p = subprocess.Popen([os.path.join(BIN, "mjfake"), "--scenario", scenario, "--port", "0",
-                          "--certs", CERTS, "--repeat", "--idle-timeout-ms", "120000"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    m = re.match(r"READY (\d+)", line)
-    if not m:
-        p.kill()
-        raise SystemExit(f"mjfake did not start: {line!r} {p.stderr.read()[:500]}")
-    return p, int(m.group(1))
-
-
-def timed(cmd, tmp):
-    out = os.path.join(tmp, "time.txt")
-    t0 = time.monotonic()
-    r = subprocess.run(["/usr/bin/time", "-v", "-o", out] + cmd, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, timeout=1800)
-    wall = time.monotonic() - t0
-    rss, cpu = 0, 0.0
-    try:
-        text = open(out).read()
-        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
-        rss = int(m.group(1)) if m else 0
-        cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", text))
-    except OSError:
-        pass
-    return r.returncode, wall, cpu, rss, r.stderr.decode(errors="replace")[-300:]
 
 
 def clients(port, count, tmp):
@@ -198,11 +168,11 @@ def main():
     for case in CASES:
         scenario, count = prepare(case)
         label = f"{MANY} x 3 KB in one session" if case == "many" else f"1 x {BIG_MB} MB"
-        fake, port = start_fake(scenario)
+        fake, port = benchtools.start_fake(BIN, CERTS, scenario)
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 for name, cmd in clients(port, count, tmp):
-                    rc, wall, cpu, rss, err = timed(cmd, tmp)
+                    rc, wall, cpu, rss, _, err = benchtools.timed(cmd, tmp)
                     status = "ok" if rc == 0 else f"FAILED (exit {rc}: {err.strip()[-160:]!r})"
                     print(f"  {label:28s} {name:7s} {wall:8.2f} s  {cpu:6.2f} s cpu  "
                           f"{rss / 1024:8.1f} MiB  {status}")
