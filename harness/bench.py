@@ -2,7 +2,9 @@
 """make bench: the harness's per-scenario cost.
 
 Runs a plaintext and an implicit-TLS probe scenario (COPIES copies of each)
-through `pytest harness` with each adapter, serially and with -n 2, and
+through `pytest harness` with each adapter (mj twice: through `mj --batch`,
+the default, and started afresh per scenario, --mj-exec), serially and with
+-n 2, and
 prints the median and p95 wall time per scenario (mjfake start, client,
 judging) and the scenarios per second of the whole run (pytest start
 included).  Figures, not pass/fail.
@@ -58,7 +60,7 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
 
 
-def run(adapter, kind, workers, tmp):
+def run(adapter, kind, workers, tmp, extra=()):
     d = os.path.join(tmp, f"{kind}")
     if not os.path.isdir(d):
         os.makedirs(d)
@@ -66,10 +68,10 @@ def run(adapter, kind, workers, tmp):
             tls, sec = ("implicit", "implicit") if kind == "tls" else ("none", "none")
             with open(os.path.join(d, f"b{i:03d}.yaml"), "w") as f:
                 f.write(SCRIPT.format(name=f"bench-{kind}-{i:03d}", tls=tls, sec=sec))
-    rep = os.path.join(tmp, f"rep-{adapter}-{kind}-{workers}")
+    rep = os.path.join(tmp, f"rep-{adapter}-{kind}-{workers}-{len(extra)}")
     cmd = [sys.executable, "-m", "pytest", os.path.join(SRC, "harness"), "-q",
            "-p", "no:cacheprovider", "--scenarios", d, "--adapters", adapter,
-           "--gate", adapter, "--report-dir", rep]
+           "--gate", adapter, "--report-dir", rep, *extra]
     if workers > 1:
         cmd += ["-n", str(workers)]
     t0 = time.monotonic()
@@ -78,9 +80,10 @@ def run(adapter, kind, workers, tmp):
     rows = json.load(open(os.path.join(rep, "conformance.json")))["results"]
     ok = sum(r["status"] == "pass" for r in rows)
     walls = [r["wall_ms"] for r in rows if r["status"] == "pass"]
+    label = adapter + ("-exec" if extra else "")
     if p.returncode != 0 or not walls:
-        return f"{adapter:<7} {kind:<6} -n {workers}  FAILED ({ok}/{len(rows)} passed)"
-    return (f"{adapter:<7} {kind:<6} -n {workers}  median {statistics.median(walls):6.1f} ms  "
+        return f"{label:<8} {kind:<6} -n {workers}  FAILED ({ok}/{len(rows)} passed)"
+    return (f"{label:<8} {kind:<6} -n {workers}  median {statistics.median(walls):6.1f} ms  "
             f"p95 {pct(walls, 95):6.1f} ms  suite {total:5.2f} s = "
             f"{len(rows) / total:6.1f} scenarios/s ({ok}/{len(rows)} passed)")
 
@@ -91,9 +94,10 @@ def main():
           "(mjfake + client + judging; suite time includes pytest start)")
     with tempfile.TemporaryDirectory(prefix="mjbench-") as tmp:
         for a in names:
-            for kind in ("plain", "tls"):
-                for workers in (1, 2):
-                    print(run(a, kind, workers, tmp), flush=True)
+            for extra in ([], ["--mj-exec"]) if a == "mj" else ([],):
+                for kind in ("plain", "tls"):
+                    for workers in (1, 2):
+                        print(run(a, kind, workers, tmp, extra), flush=True)
 
 
 if __name__ == "__main__":

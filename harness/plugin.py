@@ -33,6 +33,9 @@ def pytest_addoption(parser):
                      "default mj")
     g.addoption("--report-dir", default=None,
                 help="write conformance.html and conformance.json here")
+    g.addoption("--mj-exec", action="store_true", default=False,
+                help="start mj afresh for every scenario instead of forking it from "
+                     "one `mj --batch` process")
 
 
 def scenario_dir(config):
@@ -71,7 +74,8 @@ def pytest_configure(config):
 def get_adapters(config):
     if config._mj_adapters is None:
         config._mj_adapters = adapters_mod.make(adapter_names(config),
-                                                config.getoption("adapter_cmd"))
+                                                config.getoption("adapter_cmd"),
+                                                mj_batch=not config.getoption("mj_exec"))
     return config._mj_adapters
 
 

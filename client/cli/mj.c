@@ -9,6 +9,7 @@
  * mj_outcome_exit_code(outcome), the table in README.md.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include <openssl/crypto.h>
 
@@ -63,7 +64,8 @@ static mj_outcome run(const mj_cli_options *opts, json_t **result_out, mj_error 
     return rc;
 }
 
-int main(int argc, char **argv)
+/* One command: `mj [options] URL OPERATION [ARGS...]`. */
+static int mj_command(int argc, char **argv)
 {
     mj_cli_options opts;
     mj_error err;
@@ -87,4 +89,15 @@ int main(int argc, char **argv)
     json_decref(result);
     mj_cli_options_wipe(&opts);
     return code;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "--batch") == 0) {
+        if (argc == 2)
+            return mj_cli_batch(mj_command);
+        fprintf(stderr, "mj: --batch takes no other arguments (requests come on stdin)\n");
+        return mj_outcome_exit_code(MJ_USAGE);
+    }
+    return mj_command(argc, argv);
 }

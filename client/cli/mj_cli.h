@@ -8,6 +8,7 @@
  *   json_out.c  printing an outcome and a result, as JSON or as text
  *   json_write.c a streaming writer of compact JSON (long results)
  *   json_imap.c IMAP ENVELOPE and BODYSTRUCTURE structures as JSON
+ *   batch.c     `mj --batch`: many commands from one process, a fork each
  *   mj.c        main: parse, build the connection config, dispatch, print
  */
 #ifndef MJ_CLI_H
@@ -259,6 +260,16 @@ void mj_cli_jw_body(mj_jw *w, const mj_imap_body *body);
 
 /* The usage text (every option, every operation) on fp. */
 void mj_cli_print_help(FILE *fp);
+
+/* main of one mj command: argv as for `mj`, returns its exit code. */
+typedef int (*mj_cli_main_fn)(int argc, char **argv);
+
+/*
+ * `mj --batch` (batch.c): read requests on stdin, run each with `run` in a
+ * forked child, answer on stdout; returns the batch's exit code.  Owns the
+ * process's standard streams until it returns.
+ */
+int mj_cli_batch(mj_cli_main_fn run);
 
 /*
  * Print the outcome and result; result (may be NULL) is borrowed.  With json:

@@ -12,8 +12,9 @@ def installed():
     return [n for n, cls in BUILTIN.items() if cls().available() is None]
 
 
-def make(names, commands=()):
-    """Adapter instances for names; commands: 'NAME=COMMAND' strings."""
+def make(names, commands=(), mj_batch=True):
+    """Adapter instances for names; commands: 'NAME=COMMAND' strings; mj_batch:
+    whether the mj adapter runs mj through `mj --batch`."""
     cmds = {}
     for spec in commands:
         name, _, command = spec.partition("=")
@@ -24,6 +25,8 @@ def make(names, commands=()):
     for n in names:
         if n in cmds:
             out.append(CommandAdapter(n, cmds[n]))
+        elif n == "mj":
+            out.append(MjAdapter(batch=mj_batch))
         elif n in BUILTIN:
             out.append(BUILTIN[n]())
         else:

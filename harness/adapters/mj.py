@@ -13,6 +13,7 @@ import subprocess
 
 from .. import core
 from .base import Adapter, SCHEMES, effective_security
+from .mjbatch import BatchBroken, BatchUnavailable, MjBatch
 
 def _args(sc):
     return sc.client.get("args") or {}
@@ -278,9 +279,26 @@ class MjAdapter(Adapter):
     utf8 = True
     strict = True
 
-    def __init__(self, binary=None):
+    def __init__(self, binary=None, batch=True):
         self.binary = binary or os.path.join(core.BIN, "mj")
         self._help_ops = None
+        # `mj --batch` (a fork per scenario from one mj that set OpenSSL up
+        # once); batch=False (pytest --mj-exec) starts mj afresh each time.
+        self.batch = MjBatch(self.binary) if batch else None
+
+    def close(self):
+        if self.batch is not None:
+            self.batch.close()
+
+    def _run_mj(self, cmd, workdir, limit_ms):
+        """run_process's contract, through the batch process when there is one."""
+        if self.batch is not None:
+            try:
+                return self.batch.run(cmd[1:], workdir, limit_ms)
+            except BatchUnavailable:
+                self.batch.close()
+                self.batch = None
+        return core.run_process(cmd, limit_ms)
 
     def available(self):
         if not os.access(self.binary, os.X_OK):
@@ -383,7 +401,11 @@ class MjAdapter(Adapter):
     def run(self, scenario, ep, workdir, limit_ms, run):
         cmd = self.command(scenario, ep, workdir)
         run.command = shlex.join(cmd)
-        rc, out, err, run.elapsed_ms = core.run_process(cmd, limit_ms)
+        try:
+            rc, out, err, run.elapsed_ms = self._run_mj(cmd, workdir, limit_ms)
+        except BatchBroken as e:
+            run.crashed = f"mj --batch failed while it ran the command: {e}"
+            return
         try:
             with open(os.path.join(workdir, "client.log"), errors="replace") as f:
                 run.client_log = f.read()

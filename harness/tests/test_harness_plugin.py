@@ -214,3 +214,92 @@ def test_ctrl_c_reaps_mjfake_and_the_client_at_once(tmp_path):
     with pytest.raises(ProcessLookupError):
         os.kill(client, 0)
     assert _processes_mentioning(str(d)) == []
+
+
+def _state(pid):
+    """A process's state letter (R, S, Z, ...), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _descendants(root):
+    """Every live process under root (by /proc/PID/stat parent links)."""
+    parent = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] != "Z":
+                parent[int(pid)] = int(fields[1])
+    found, frontier = [], [root]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        found += kids
+        frontier += kids
+    return found
+
+
+HANG = SCENARIO.replace('    - send: "* OK ready"\n', '    - sleep: 20000\n      send: "* OK ready"\n') \
+               .replace("  outcome: ok\n", "  outcome: ok\n  within_ms: 700\n")
+
+
+@pytest.mark.parametrize("mode", [[], ["--mj-exec"]], ids=["batch", "exec"])
+def test_mj_hanging_is_killed_at_the_limit(tmp_path, mode):
+    """Through `mj --batch` (a fork per scenario) as when mj is started afresh."""
+    t0 = time.monotonic()
+    p, out, _ = harness(tmp_path, HANG, "ok", *mode, adapters="mj", gate="mj")
+    assert time.monotonic() - t0 < 10
+    assert p.returncode == 1, out
+    assert "FAILED outcome: expected ok, got timeout" in out, out
+    assert "client message:   killed by the harness after 700 ms (the scenario's limit)" in out
+
+
+def test_ctrl_c_reaps_mj_forked_by_the_batch(tmp_path):
+    import signal
+    d = tmp_path / "scenarios"
+    d.mkdir()
+    (d / "selftest.yaml").write_text(HANG.replace("within_ms: 700", "within_ms: 30000"))
+    env = dict(os.environ, MJ_BIN=BIN, MJ_SRCDIR=SRC)
+    env.pop("PYTEST_XDIST_WORKER", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", os.path.join(SRC, "harness"), "-q", "-p",
+         "no:cacheprovider", "-p", "no:xdist", "--scenarios", str(d), "--adapters", "mj"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=SRC, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        mj = os.path.join(BIN, "mj").encode()
+        deadline = time.monotonic() + 10
+        under = []
+        while time.monotonic() < deadline:
+            under = _descendants(proc.pid)
+            cmds = []
+            for pid in under:
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        cmds.append(f.read())
+                except OSError:
+                    pass
+            # the batch process and the child it forked both read `mj --batch`
+            if sum(c.startswith(mj + b"\0--batch") for c in cmds) >= 2:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"mj --batch and its child never ran: {under}")
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=10)[0].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "KeyboardInterrupt" in out
+    time.sleep(0.2)   # the batch process ends at its stdin's EOF, once its child is killed
+    # Gone, or a zombie (an orphan whose reaper is this machine's PID 1).
+    alive = [pid for pid in under if _state(pid) not in (None, "Z")]
+    assert alive == [], out

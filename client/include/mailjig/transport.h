@@ -93,6 +93,18 @@ typedef struct mj_tls_config {
 /* Parse "AB:CD:..." or "abcd..." (64 hex digits) into cfg->pin_sha256. */
 mj_outcome mj_tls_parse_pin(const char *text, mj_tls_config *cfg, mj_error *err) MJ_MUST_CHECK;
 
+/*
+ * Initialise OpenSSL once for this process: its configuration file, its
+ * providers and the algorithms a client context fetches.  Optional (every
+ * connection initialises what is missing); it moves that cost, most of a
+ * TLS connection's CPU time in a short-lived process, to a moment the caller
+ * picks, and processes forked afterwards inherit the result (`mj --batch`).
+ * OpenSSL reseeds its random generators in a forked child, so children share
+ * no random state.  Owns nothing the caller frees; an error only says that
+ * the warm-up failed (the next connection will report why again).
+ */
+mj_outcome mj_tls_preload(mj_error *err) MJ_MUST_CHECK;
+
 typedef enum mj_tls_state {
     MJ_TLS_NONE = 0,      /* plaintext */
     MJ_TLS_UNVERIFIED,    /* encrypted, peer not verified (insecure) */

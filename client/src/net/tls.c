@@ -339,6 +339,16 @@ static mj_outcome make_ctx(const mj_tls_config *cfg, SSL_CTX **ctx_out, mj_error
     return MJ_OK;
 }
 
+mj_outcome mj_tls_preload(mj_error *err)
+{
+    /* No trust store: loading it is per context, so a warm-up gains nothing. */
+    mj_tls_config cfg = {.insecure = true};
+    SSL_CTX *ctx = NULL;
+    mj_outcome rc = make_ctx(&cfg, &ctx, err);
+    SSL_CTX_free(ctx);
+    return rc;
+}
+
 /* Verification mode, SNI and the reference identity, all before the handshake. */
 static mj_outcome setup_ssl(mj_sock *s, const mj_tls_config *cfg, const char *host,
                             mj_error *err)
