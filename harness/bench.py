@@ -21,7 +21,7 @@ SRC = os.environ.get("MJ_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspat
 sys.path.insert(0, SRC)
 from harness import adapters  # noqa: E402
 
-COPIES = int(os.environ.get("BENCH_COPIES", "40"))
+COPIES = int(os.environ.get("BENCH_COPIES", "100"))
 
 SCRIPT = """\
 name: {name}
