@@ -46,7 +46,7 @@
 #define MJ_CLI_BATCH_ARGS_MAX 256
 
 typedef struct batch_reader {
-    char buf[MJ_CLI_BATCH_LINE_MAX + 1];
+    char buf[MJ_CLI_BATCH_LINE_MAX + 2]; /* a line, its newline, a NUL */
     size_t len;       /* bytes in buf */
     bool skip_line; /* discarding the rest of a too-long line */
     int fd;
@@ -79,11 +79,11 @@ static int next_line(batch_reader *r, char **line_out, size_t *consumed)
             *line_out = r->buf;
             return 1;
         }
-        if (r->len == MJ_CLI_BATCH_LINE_MAX) {
+        if (r->len == MJ_CLI_BATCH_LINE_MAX + 1) {
             r->len = 0;
             r->skip_line = true;
         }
-        ssize_t got = read(r->fd, r->buf + r->len, MJ_CLI_BATCH_LINE_MAX - r->len);
+        ssize_t got = read(r->fd, r->buf + r->len, MJ_CLI_BATCH_LINE_MAX + 1 - r->len);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)
@@ -95,7 +95,7 @@ static int next_line(batch_reader *r, char **line_out, size_t *consumed)
             *consumed = r->len;
             if (r->skip_line) {
                 r->skip_line = false;
-                return r->len == 0 ? 0 : -1;
+                return -1;
             }
             r->buf[r->len] = '\0';
             *line_out = r->buf;

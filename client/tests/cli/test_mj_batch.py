@@ -147,6 +147,22 @@ def test_batch_refuses_bad_requests(batch, tmp_path):
     assert batch.finish()[0] == 0
 
 
+@pytest.mark.parametrize("size,newline", [(65536, b""), (65536, b"\n"), (65537, b""),
+                                          (65537, b"\n"), (200000, b"")])
+def test_batch_line_limit(size, newline):
+    """65536 bytes are read as a request (here not JSON); one more is refused,
+    also when end of input cuts the line; then the batch ends."""
+    p = subprocess.run([MJ, "--batch"], input=b"x" * size + newline, capture_output=True,
+                       timeout=15)
+    assert p.returncode == 0
+    answers = [json.loads(x) for x in p.stdout.splitlines()]
+    assert len(answers) == 1, answers
+    if size <= 65536:
+        assert answers[0]["error"].startswith("the request is not JSON")
+    else:
+        assert answers[0] == {"error": "a request line is longer than 65536 bytes"}
+
+
 def test_batch_reports_a_killed_command(batch, tmp_path):
     silent = LineServer(None)
     try:
