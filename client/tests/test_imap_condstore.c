@@ -454,6 +454,28 @@ static void test_vanished_every_state(void **state)
     teardown(&f);
 }
 
+/* Overlapping or unordered ranges: each UID counted once (exists lowered by that). */
+static void test_vanished_counts_distinct_uids(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, CAPS_Q,
+          SELECTED_REPLY "A0002 OK s\r\n" /* exists 5 */
+          "* VANISHED (EARLIER) 5:9,1:6,7,20,2\r\n* VANISHED 3,3\r\nA0003 OK\r\n"
+          "* VANISHED 4294967295,1:4294967295,10:20\r\n* VANISHED 9,4:6,1\r\nA0004 OK\r\n");
+    seen x;
+    mj_imap_changes_cb cb = changes_of(&x);
+    mj_imap_set_changes(f.s, &cb);
+    assert_int_equal(mj_imap_select(f.s, "INBOX", true, NULL), MJ_OK);
+    assert_int_equal(mj_imap_noop(f.s), MJ_OK);
+    assert_int_equal(mj_imap_selected(f.s)->exists, 4); /* 3,3 is one message */
+    assert_int_equal(mj_imap_noop(f.s), MJ_OK);
+    assert_int_equal(mj_imap_selected(f.s)->exists, 0);
+    assert_string_equal(x.text, "VE 5:9,1:6,7,20,2 #10;V 3,3 #1;"
+                                "V 4294967295,1:4294967295,10:20 #4294967295;V 9,4:6,1 #5;");
+    teardown(&f);
+}
+
 static void test_vanished_malformed(void **state)
 {
     (void)state;
@@ -533,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_store_unchangedsince),
         cmocka_unit_test(test_uid_expunge),
         cmocka_unit_test(test_vanished_every_state),
+        cmocka_unit_test(test_vanished_counts_distinct_uids),
         cmocka_unit_test(test_vanished_malformed),
         cmocka_unit_test(test_uid_set_next),
     };

@@ -670,7 +670,8 @@ mj_outcome mj_imap_thread(mj_imap *s, bool uid, const char *algorithm, const cha
  *
  * UID sets from the server (VANISHED, MODIFIED) are validated (uniqueid =
  * nz-number of 32 bits, ranges a:b in either order, ',' between, no '*')
- * and handed over as the text sent plus the count of UIDs it covers; they
+ * and handed over as the text sent plus the count of distinct UIDs it covers
+ * (overlapping ranges count once); they
  * are never expanded into memory, so "1:4294967295" costs nothing.  Walk one
  * with mj_imap_uid_set_next.
  */

@@ -9,8 +9,9 @@
  * of RFC 9051 (IMAP4rev2).
  *
  * Nothing here expands a uid set: the sets the server sends are checked
- * and counted in place (their size is bounded by the parser's line_max),
- * and passed on as text.
+ * and counted in place (their size is bounded by the parser's line_max;
+ * a set whose ranges overlap or come out of order is counted by sorting its
+ * ranges), and passed on as text.
  */
 #include "imap/imap_internal.h"
 
@@ -97,20 +98,72 @@ static set_error range_at(const char *text, size_t len, size_t *p, uint32_t *fir
     return SET_OK;
 }
 
-/* Check text[0..len) as a uid set; *count gets the UIDs its ranges cover (overlaps count twice). */
-static set_error uid_set_check(const char *text, size_t len, uint64_t *count)
+/*
+ * Check text[0..len) as a uid set; *count gets the sum of its ranges' sizes,
+ * and *ascending whether every range starts after the previous one ends (the
+ * sum then counts each UID once).
+ */
+static set_error uid_set_check(const char *text, size_t len, uint64_t *count, bool *ascending)
 {
     *count = 0;
+    *ascending = true;
     if (len == 0)
         return SET_EMPTY;
+    uint32_t prev_last = 0;
     for (size_t p = 0; p < len;) {
         uint32_t a = 0, b = 0;
         set_error e = range_at(text, len, &p, &a, &b);
         if (e != SET_OK)
             return e;
         *count += (uint64_t)(b - a) + 1;
+        if (a <= prev_last)
+            *ascending = false;
+        prev_last = b;
     }
     return SET_OK;
+}
+
+typedef struct uid_range {
+    uint32_t first, last;
+} uid_range;
+
+static int range_cmp(const void *x, const void *y)
+{
+    const uid_range *a = x, *b = y;
+    return a->first < b->first ? -1 : a->first > b->first;
+}
+
+/*
+ * The distinct UIDs of a valid uid set whose ranges overlap or come out of
+ * order: the ranges sorted and merged (one array of at most len/2 + 1 ranges,
+ * never the UIDs).  MJ_INTERNAL when that array cannot be had.
+ */
+static mj_outcome distinct_uids(mj_imap *s, const char *text, size_t len, uint64_t *count)
+{
+    size_t cap = len / 2 + 1, n = 0;
+    uid_range *r = malloc(cap * sizeof *r);
+    if (r == NULL)
+        return imap_fail_if_fatal(s, mj_error_set(mj_conn_error(s->conn), MJ_INTERNAL,
+                                                  MJ_R_NO_MEMORY, "out of memory"));
+    for (size_t p = 0; p < len && n < cap; n++)
+        (void)range_at(text, len, &p, &r[n].first, &r[n].last);
+    qsort(r, n, sizeof *r, range_cmp);
+    *count = 0;
+    uint32_t first = r[0].first, last = r[0].last;
+    for (size_t i = 1; i <= n; i++) {
+        if (i < n && r[i].first <= last) { /* overlaps the current run (last < 2^32-1 here) */
+            if (r[i].last > last)
+                last = r[i].last;
+            continue;
+        }
+        *count += (uint64_t)(last - first) + 1;
+        if (i < n) {
+            first = r[i].first;
+            last = r[i].last;
+        }
+    }
+    free(r);
+    return MJ_OK;
 }
 
 bool mj_imap_uid_set_next(const char *set, size_t *pos, uint32_t *first, uint32_t *last)
@@ -135,10 +188,11 @@ static mj_outcome bad_set(mj_imap *s, const char *what, const char *text, size_t
 static mj_outcome check_caller_set(mj_imap *s, const char *what, const char *text)
 {
     uint64_t count = 0;
+    bool ascending = true;
     mj_outcome o = imap_check_arg(s, what, text);
     if (o != MJ_OK)
         return o;
-    set_error e = uid_set_check(text, strlen(text), &count);
+    set_error e = uid_set_check(text, strlen(text), &count, &ascending);
     if (e == SET_OK)
         return MJ_OK;
     char q[IMAP_SET_QUOTE_MAX];
@@ -170,9 +224,15 @@ mj_outcome imap_u_vanished(mj_imap *s, const mj_imap_response *r)
         return bad_set(s, "VANISHED", n != NULL && n->str != NULL ? n->str : "",
                        n != NULL && n->str != NULL ? n->len : 0, n == NULL ? SET_EMPTY : SET_SYNTAX);
     uint64_t count = 0;
-    set_error e = uid_set_check(n->str, n->len, &count);
+    bool ascending = true;
+    set_error e = uid_set_check(n->str, n->len, &count, &ascending);
     if (e != SET_OK)
         return bad_set(s, "VANISHED", n->str, n->len, e);
+    if (!ascending) {
+        mj_outcome o = distinct_uids(s, n->str, n->len, &count);
+        if (o != MJ_OK)
+            return o;
+    }
     if (!earlier && s->sel.exists >= 0) /* each UID was one message (RFC 7162 3.2.10) */
         s->sel.exists = (uint64_t)s->sel.exists > count ? s->sel.exists - (int64_t)count : 0;
     if (s->changes == NULL || s->changes->vanished == NULL)
@@ -222,7 +282,8 @@ static mj_outcome modified(mj_imap *s, const mj_imap_response *r)
 {
     const char *a = r->code_args != NULL ? r->code_args : "";
     uint64_t count = 0;
-    set_error e = uid_set_check(a, strlen(a), &count);
+    bool ascending = true;
+    set_error e = uid_set_check(a, strlen(a), &count, &ascending);
     if (e != SET_OK)
         return bad_set(s, "[MODIFIED]", a, strlen(a), e);
     free(s->modified);
