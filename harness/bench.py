@@ -7,7 +7,11 @@ the default, and started afresh per scenario, --mj-exec), serially and with
 -n 2, and
 prints the median and p95 wall time per scenario (mjfake start, client,
 judging) and the scenarios per second of the whole run (pytest start
-included).  Figures, not pass/fail.
+included).  Then the whole scenario directory (scenarios/) with the adapters
+in BENCH_SUITE_ADAPTERS (default mj; "" skips it), serially and with -n 2:
+scenarios per second, and the median wall time of a scenario that ran (a
+scenario's own waits, such as a server that stalls until the client's
+timeout, are part of it).  Figures, not pass/fail.
 """
 import json
 import os
@@ -88,6 +92,27 @@ def run(adapter, kind, workers, tmp, extra=()):
             f"{len(rows) / total:6.1f} scenarios/s ({ok}/{len(rows)} passed)")
 
 
+def suite(adapter, workers, tmp):
+    rep = os.path.join(tmp, f"suite-{adapter}-{workers}")
+    cmd = [sys.executable, "-m", "pytest", os.path.join(SRC, "harness"), "-q",
+           "-p", "no:cacheprovider", "--scenarios", os.path.join(SRC, "scenarios"),
+           "--adapters", adapter, "--gate", adapter, "--report-dir", rep]
+    if workers > 1:
+        cmd += ["-n", str(workers)]
+    t0 = time.monotonic()
+    subprocess.run(cmd, capture_output=True, text=True, cwd=SRC)
+    total = time.monotonic() - t0
+    try:
+        rows = json.load(open(os.path.join(rep, "conformance.json")))["results"]
+    except (OSError, ValueError, KeyError):
+        return f"{adapter:<8} suite  -n {workers}  FAILED (no report)"
+    count = {k: sum(r["status"] == k for r in rows) for k in ("pass", "fail", "na")}
+    walls = [r["wall_ms"] for r in rows if r["status"] != "na"]
+    return (f"{adapter:<8} suite  -n {workers}  {len(rows)} scenarios in {total:6.1f} s = "
+            f"{len(rows) / total:5.1f} scenarios/s  (median {statistics.median(walls):.1f} ms; "
+            f"{count['pass']} pass, {count['fail']} fail, {count['na']} n.a.)")
+
+
 def main():
     names = [a for a in os.environ.get("ADAPTERS", "").split(",") if a] or adapters.installed()
     print(f"== harness: per-scenario wall time, {COPIES} probe scenarios per row "
@@ -98,6 +123,12 @@ def main():
                 for kind in ("plain", "tls"):
                     for workers in (1, 2):
                         print(run(a, kind, workers, tmp, extra), flush=True)
+        names = [a for a in os.environ.get("BENCH_SUITE_ADAPTERS", "mj").split(",") if a]
+        if names:
+            print("== harness: the whole scenarios/ directory (pytest start included)")
+        for a in names:
+            for workers in (1, 2):
+                print(suite(a, workers, tmp), flush=True)
 
 
 if __name__ == "__main__":
