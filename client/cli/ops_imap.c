@@ -875,8 +875,23 @@ static mj_outcome read_file(void *ctx, unsigned char *buf, size_t cap, size_t *l
     return MJ_OK;
 }
 
-/* The message as a seekable file of known size: stdin that is a pipe is spooled. */
-static FILE *message_file(const char *path, uint64_t *size_out, mj_error *err)
+/* Whether the file holds a NUL byte (then APPEND sends it as a literal8); rewound after. */
+static bool holds_nul(FILE *fp)
+{
+    unsigned char buf[16384];
+    size_t n;
+    bool nul = false;
+    while (!nul && (n = fread(buf, 1, sizeof buf, fp)) > 0)
+        nul = memchr(buf, 0, n) != NULL;
+    rewind(fp);
+    return nul;
+}
+
+/*
+ * The message as a seekable file of known size: stdin that is a pipe is
+ * spooled.  *binary_out: it holds NUL bytes (RFC 3516 literal8 needed).
+ */
+static FILE *message_file(const char *path, uint64_t *size_out, bool *binary_out, mj_error *err)
 {
     FILE *fp = strcmp(path, "-") == 0 ? mj_cli_tmpfile() : fopen(path, "rb");
     if (fp != NULL && strcmp(path, "-") == 0) {
@@ -898,6 +913,7 @@ static FILE *message_file(const char *path, uint64_t *size_out, mj_error *err)
         return NULL;
     }
     *size_out = (uint64_t)st.st_size;
+    *binary_out = holds_nul(fp);
     return fp;
 }
 
@@ -934,7 +950,7 @@ static mj_outcome append_words(mj_imap *s, const mj_cli_options *opts, append_in
                 return mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
                                     "append reads stdin (\"-\") once only");
             stdin_used |= strcmp(w, "-") == 0;
-            FILE *fp = message_file(w, &in->msgs[in->n].size, err);
+            FILE *fp = message_file(w, &in->msgs[in->n].size, &in->msgs[in->n].binary, err);
             if (fp == NULL)
                 return MJ_INTERNAL;
             in->files[in->n] = fp;
@@ -945,7 +961,7 @@ static mj_outcome append_words(mj_imap *s, const mj_cli_options *opts, append_in
     }
     if (in->n == 0) { /* no file: --message, else stdin */
         const char *path = opts->message != NULL ? opts->message : "-";
-        FILE *fp = message_file(path, &in->msgs[0].size, err);
+        FILE *fp = message_file(path, &in->msgs[0].size, &in->msgs[0].binary, err);
         if (fp == NULL)
             return MJ_INTERNAL;
         in->files[0] = fp;
@@ -1057,7 +1073,7 @@ const mj_cli_op mj_cli_imap_ops[] = {
     {I, "move", op_move, 3, 4, "MAILBOX SET TO [uid]: copyuid"},
     {I, "append", op_append, 1, 1 + 3 * MJ_IMAP_APPEND_MAX,
      "MAILBOX [FILE|- [FLAGS|flags=FLAGS] [date=DATE]]...: appended, appenduid (MULTIAPPEND when "
-     "offered; default: --message or stdin)"},
+     "offered; a file with NUL bytes as a literal8, BINARY; default: --message or stdin)"},
     {I, "idle", op_idle, 2, 3, "MAILBOX SECONDS [event]: untagged events while idling"},
     {I, "sort", op_sort, 2, 4, "MAILBOX CRITERIA [SEARCH] [uid]: numbers in SORT order (RFC 5256)"},
     {I, "thread", op_thread, 2, 4,

@@ -92,8 +92,8 @@ static void two_messages(src m[2], mj_imap_append_msg msgs[2])
 {
     m[0] = (src){"hello", 0, 5, false};
     m[1] = (src){"bye", 0, 3, false};
-    msgs[0] = (mj_imap_append_msg){"\\Seen", "17-Jul-1996 02:44:25 -0700", 5, read_src, &m[0]};
-    msgs[1] = (mj_imap_append_msg){"$X", NULL, 3, read_src, &m[1]};
+    msgs[0] = (mj_imap_append_msg){"\\Seen", "17-Jul-1996 02:44:25 -0700", 5, read_src, &m[0], false};
+    msgs[1] = (mj_imap_append_msg){"$X", NULL, 3, read_src, &m[1], false};
 }
 
 /* ---- MULTIAPPEND ---------------------------------------------------------------------------- */
@@ -181,10 +181,87 @@ static void test_append_many_without_multiappend(void **state)
     /* a refusal of the first message: nothing taken, the next one never sent */
     m[0].pos = m[1].pos = 0;
     m[2] = (src){"x", 0, 1, false};
-    mj_imap_append_msg three[2] = {{NULL, NULL, 1, read_src, &m[2]}, msgs[1]};
+    mj_imap_append_msg three[2] = {{NULL, NULL, 1, read_src, &m[2], false}, msgs[1]};
     assert_int_equal(mj_imap_append_many(f.s, "Drafts", three, 2, &appended, &au), MJ_SERVER_REFUSED);
     assert_int_equal(appended, 0);
     assert_false(au.present);
+    teardown(&f);
+}
+
+/* ---- binary messages: literal8 (RFC 3516 §4.2) --------------------------------------------------- */
+
+/* The client's bytes after the login, compared whole (they hold NUL). */
+static void assert_wire_after_login(fixture *f, const char *want, size_t want_len)
+{
+    size_t n = 0;
+    const unsigned char *w = mj_mem_transport_written(f->t, &n);
+    size_t skip = strlen(LOGIN_WIRE);
+    assert_true(n >= skip);
+    assert_int_equal(n - skip, want_len);
+    assert_memory_equal(w + skip, want, want_len);
+}
+
+static void test_append_binary_literal8(void **state)
+{
+    (void)state;
+    static const char msg[] = "Subject: b\r\n\r\na\0b\r\n";
+    for (int plus = 0; plus < 2; plus++) {
+        fixture f;
+        setup(&f, plus ? LOGGED_IN("IMAP4rev1 BINARY LITERAL+") "A0002 OK [APPENDUID 3 9] done\r\n"
+                       : LOGGED_IN("IMAP4rev1 BINARY") "+ go\r\nA0002 OK [APPENDUID 3 9] done\r\n");
+        login(&f);
+        src m = {msg, 0, sizeof msg - 1, false};
+        mj_imap_append_msg one = {NULL, NULL, sizeof msg - 1, read_src, &m, true};
+        mj_imap_uidplus au;
+        assert_int_equal(mj_imap_append_many(f.s, "Drafts", &one, 1, NULL, &au), MJ_OK);
+        assert_string_equal(au.dest, "9");
+        static const char sync[] = "A0002 APPEND Drafts ~{19}\r\nSubject: b\r\n\r\na\0b\r\n\r\n";
+        static const char nonsync[] = "A0002 APPEND Drafts ~{19+}\r\nSubject: b\r\n\r\na\0b\r\n\r\n";
+        if (plus)
+            assert_wire_after_login(&f, nonsync, sizeof nonsync - 1);
+        else
+            assert_wire_after_login(&f, sync, sizeof sync - 1);
+        teardown(&f);
+    }
+}
+
+static void test_append_binary_needs_binary(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, LOGGED_IN("IMAP4rev1 MULTIAPPEND"));
+    login(&f);
+    src m[2];
+    mj_imap_append_msg msgs[2];
+    two_messages(m, msgs);
+    msgs[1].binary = true; /* the second one: nothing of the first is sent either */
+    size_t appended = 9;
+    assert_int_equal(mj_imap_append_many(f.s, "Drafts", msgs, 2, &appended, NULL), MJ_USAGE);
+    assert_int_equal(appended, 0);
+    assert_string_equal(mj_imap_error(f.s)->message,
+                        "APPEND of a binary message (a literal8, RFC 3516) needs the BINARY "
+                        "capability, which the server does not advertise; nothing was sent");
+    assert_string_equal(wire(&f), LOGIN_WIRE);
+    assert_int_equal(mj_imap_get_state(f.s), MJ_IMAP_STATE_AUTHENTICATED);
+    teardown(&f);
+}
+
+static void test_append_nul_in_a_literal_stops(void **state)
+{
+    (void)state;
+    static const char msg[] = "Subject: n\r\n\r\nab\0c\r\n";
+    fixture f;
+    setup(&f, LOGGED_IN("IMAP4rev1 BINARY LITERAL+"));
+    login(&f);
+    src m = {msg, 0, sizeof msg - 1, false};
+    assert_int_equal(mj_imap_append(f.s, "Drafts", NULL, sizeof msg - 1, read_src, &m, NULL),
+                     MJ_USAGE);
+    assert_string_equal(mj_imap_error(f.s)->message,
+                        "the message holds a NUL byte at offset 16: only a binary message "
+                        "(a literal8, BINARY) may");
+    assert_int_equal(mj_imap_get_state(f.s), MJ_IMAP_STATE_FAILED);
+    /* not one byte of the chunk with the NUL went out (here: nothing of the message) */
+    assert_null(strstr(wire(&f), "Subject"));
     teardown(&f);
 }
 
@@ -744,6 +821,9 @@ int main(void)
         cmocka_unit_test(test_multiappend_refused_is_atomic),
         cmocka_unit_test(test_append_many_without_multiappend),
         cmocka_unit_test(test_append_many_checks_before_sending),
+        cmocka_unit_test(test_append_binary_literal8),
+        cmocka_unit_test(test_append_binary_needs_binary),
+        cmocka_unit_test(test_append_nul_in_a_literal_stops),
         cmocka_unit_test(test_append_many_source_fails),
         cmocka_unit_test(test_getquota),
         cmocka_unit_test(test_sort),

@@ -562,7 +562,8 @@ mj_outcome mj_imap_copy(mj_imap *s, bool uid, bool move, const char *set, const 
  * APPEND mailbox [(flags)] {size} then the message read from source (an
  * mj_source-style callback: fill buf with up to cap bytes, *len_out = 0 at
  * the end; the total must equal size, else MJ_USAGE and the session FAILS
- * since the literal cannot be completed).  flags may be NULL.
+ * since the literal cannot be completed).  flags may be NULL.  One message
+ * of mj_imap_append_many without a date, not binary (its rules apply).
  */
 typedef mj_outcome (*mj_imap_read_fn)(void *ctx, unsigned char *buf, size_t cap,
                                       size_t *len_out, mj_error *err);
@@ -606,6 +607,8 @@ typedef struct mj_imap_append_msg {
     uint64_t size;     /* exact bytes read() will give */
     mj_imap_read_fn read;
     void *ctx;
+    bool binary;       /* holds NUL bytes: sent as a literal8 "~{size}" (RFC 3516 §4.2),
+                          which needs BINARY advertised */
 } mj_imap_append_msg;
 
 /*
@@ -618,6 +621,11 @@ typedef struct mj_imap_append_msg {
  * same UIDVALIDITY.  Every flags and date is checked before a byte is sent
  * (MJ_USAGE).  A source that fails or gives a size other than announced
  * cannot end its literal: the session is FAILED (as mj_imap_append).
+ * A message with NUL bytes must say so (binary): a literal may not hold NUL
+ * (RFC 9051 CHAR8), a literal8 may.  binary without BINARY advertised is
+ * MJ_USAGE, nothing sent; a NUL met in a message not marked binary stops the
+ * APPEND there (MJ_USAGE naming the offset; the session is FAILED, since the
+ * literal cannot be finished).
  */
 mj_outcome mj_imap_append_many(mj_imap *s, const char *mailbox, const mj_imap_append_msg *msgs,
                                size_t n, size_t *appended_out,

@@ -126,6 +126,8 @@ static mj_outcome check_messages(mj_imap *s, const mj_imap_append_msg *msgs, siz
             return MJ_USAGE;
         if (msgs[i].date != NULL && !valid_date(msgs[i].date))
             return usage(s, "an APPEND date must look like \"17-Jul-1996 02:44:25 -0700\"");
+        if (msgs[i].binary && s->caps.known && !(s->caps.bits & MJ_IMAP_CAP_BINARY))
+            return imap_lacks(s, "APPEND of a binary message (a literal8, RFC 3516)", "BINARY");
     }
     return MJ_OK;
 }
@@ -149,7 +151,7 @@ static mj_outcome append_command(mj_imap *s, const char *mailbox, const mj_imap_
             snprintf(dates[i], sizeof dates[i], "\"%s\"", msgs[i].date);
             parts[k++] = (imap_part){IMAP_P_RAW, dates[i], false, "date", false};
         }
-        srcs[i] = (imap_source){msgs[i].size, msgs[i].read, msgs[i].ctx};
+        srcs[i] = (imap_source){msgs[i].size, msgs[i].read, msgs[i].ctx, msgs[i].binary};
         parts[k++] = (imap_part){IMAP_P_SOURCE, NULL, false, "message", false};
     }
     imap_done done;

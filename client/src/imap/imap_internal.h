@@ -112,6 +112,7 @@ typedef struct imap_source {
     uint64_t size;
     mj_imap_read_fn read;
     void *ctx;
+    bool binary; /* a literal8: NUL allowed */
 } imap_source;
 
 struct mj_imap {

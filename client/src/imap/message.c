@@ -434,28 +434,8 @@ mj_outcome mj_imap_copy(mj_imap *s, bool uid, bool move, const char *set, const 
 mj_outcome mj_imap_append(mj_imap *s, const char *mailbox, const char *flags, uint64_t size,
                           mj_imap_read_fn read, void *ctx, mj_imap_uidplus *appenduid_out)
 {
-    mj_imap_uidplus local;
-    mj_imap_uidplus *au = appenduid_out != NULL ? appenduid_out : &local;
-    memset(au, 0, sizeof *au);
-    if (flags != NULL && imap_check_flags(s, flags) != MJ_OK)
-        return MJ_USAGE;
-    imap_source src = {size, read, ctx};
-    imap_part parts[] = {
-        {IMAP_P_MAILBOX, mailbox, false, "mailbox name", false},
-        {IMAP_P_RAW, "(", false, "flags", false},
-        {IMAP_P_RAW, flags != NULL ? flags : "", false, "flags", true},
-        {IMAP_P_RAW, ")", false, "flags", true},
-        {IMAP_P_SOURCE, NULL, false, "message", false},
-    };
-    imap_part noflags[] = {parts[0], parts[4]};
-    imap_done done;
-    s->source = &src;
-    mj_outcome o = flags != NULL ? imap_run(s, IMAP_CMD_APPEND, parts, 5, NULL, NULL, MJ_SERVER_REFUSED, &done)
-                                 : imap_run(s, IMAP_CMD_APPEND, noflags, 2, NULL, NULL, MJ_SERVER_REFUSED, &done);
-    s->source = NULL;
-    if (o == MJ_OK && strcasecmp(done.code, "APPENDUID") == 0)
-        imap_parse_uidplus(done.code_args, false, au);
-    return o;
+    mj_imap_append_msg msg = {.flags = flags, .size = size, .read = read, .ctx = ctx};
+    return mj_imap_append_many(s, mailbox, &msg, 1, NULL, appenduid_out);
 }
 
 /* ---- IDLE ------------------------------------------------------------------------------------------------ */

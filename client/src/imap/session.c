@@ -509,12 +509,14 @@ static mj_outcome wait_continuation(mj_imap *s, imap_untagged_fn hook, void *ctx
 }
 
 /* "{n}" CRLF or "{n+}" CRLF; waits for '+' when synchronizing. */
-static mj_outcome literal_marker(mj_imap *s, uint64_t n, imap_untagged_fn hook, void *ctx,
-                                 imap_done *done, bool *ended_out)
+/* "{n}" / "{n+}", or with literal8 "~{n}" / "~{n+}" (RFC 3516 §4.2; RFC 7888 §4). */
+static mj_outcome literal_marker(mj_imap *s, uint64_t n, bool literal8, imap_untagged_fn hook,
+                                 void *ctx, imap_done *done, bool *ended_out)
 {
     char marker[40];
     bool plus = literal_plus(s, n);
-    snprintf(marker, sizeof marker, "{%llu%s}\r\n", (unsigned long long)n, plus ? "+" : "");
+    snprintf(marker, sizeof marker, "%s{%llu%s}\r\n", literal8 ? "~" : "",
+             (unsigned long long)n, plus ? "+" : "");
     *ended_out = false;
     mj_outcome o = mj_conn_puts(s->conn, marker);
     if (o != MJ_OK)
@@ -552,7 +554,7 @@ static mj_outcome put_string(mj_imap *s, const imap_part *p, const char *text, i
     case IMAP_STR_QUOTED:
         return put_quoted(s, text, len, p->secret);
     default: {
-        mj_outcome o = literal_marker(s, len, hook, ctx, done, ended_out);
+        mj_outcome o = literal_marker(s, len, false, hook, ctx, done, ended_out);
         if (o != MJ_OK || *ended_out)
             return o;
         return mj_conn_put(s->conn, text, len, p->secret);
@@ -566,7 +568,7 @@ static mj_outcome put_source(mj_imap *s, imap_untagged_fn hook, void *ctx, imap_
 {
     const imap_source *src = &s->source[s->source_next++];
     mj_error *err = mj_conn_error(s->conn);
-    mj_outcome o = literal_marker(s, src->size, hook, ctx, done, ended_out);
+    mj_outcome o = literal_marker(s, src->size, src->binary, hook, ctx, done, ended_out);
     if (o != MJ_OK || *ended_out)
         return o;
     unsigned char *buf = malloc(IMAP_APPEND_CHUNK);
@@ -582,6 +584,14 @@ static mj_outcome put_source(mj_imap *s, imap_untagged_fn hook, void *ctx, imap_
             o = mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
                              "the message is longer than the announced %llu bytes",
                              (unsigned long long)src->size);
+            break;
+        }
+        const unsigned char *nul = src->binary ? NULL : memchr(buf, 0, got);
+        if (nul != NULL) { /* CHAR8 excludes NUL: never put it in a literal */
+            o = mj_error_set(err, MJ_USAGE, MJ_R_BAD_ARGUMENT,
+                             "the message holds a NUL byte at offset %llu: only a binary message "
+                             "(a literal8, BINARY) may",
+                             (unsigned long long)(sent + (uint64_t)(nul - buf)));
             break;
         }
         sent += got;
