@@ -361,7 +361,9 @@ static mj_outcome select_condstore(mj_imap *s, const mj_cli_options *opts, bool 
                                .qresync = opts->qresync,
                                .uidvalidity = opts->qresync_uidvalidity,
                                .modseq = opts->qresync_modseq,
-                               .known_uids = opts->qresync_known};
+                               .known_uids = opts->qresync_known,
+                               .seq_match = opts->qresync_seq_match,
+                               .uid_match = opts->qresync_uid_match};
     changes_out co;
     changes_begin(s, &co, opts->qresync);
     mj_outcome o = changes_end(s, &co, mj_imap_select_ex(s, opts->args[0], ro, &p, m),
@@ -1058,7 +1060,7 @@ const mj_cli_op mj_cli_imap_ops[] = {
     {I, "list", op_list, 0, 2,
      "[--list-select W] [--list-return W] [--list-status ITEMS] [[REFERENCE] PATTERN]: mailboxes "
      "(with status, childinfo)"},
-    {I, "select", op_select, 1, 2, "[--condstore|--qresync V:M[:UIDS]] MAILBOX [readonly]: exists, recent, uidvalidity, uidnext, flags, highestmodseq"},
+    {I, "select", op_select, 1, 2, "[--condstore|--qresync V:M[:UIDS] [--seq-match SEQS --uid-match UIDS]] MAILBOX [readonly]: exists, recent, uidvalidity, uidnext, flags, highestmodseq"},
     {I, "status", op_status, 1, 1, "MAILBOX: messages, recent, uidnext, uidvalidity, unseen"},
     {I, "create", op_create, 1, 1, "MAILBOX"},
     {I, "delete", op_delete, 1, 1, "MAILBOX"},

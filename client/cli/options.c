@@ -533,6 +533,21 @@ static mj_outcome opt_qresync(mj_cli_options *o, const char *v, mj_error *err)
     return MJ_OK;
 }
 
+/* QRESYNC's sequence match data (RFC 7162 3.2.5.2): checked by the library. */
+static mj_outcome opt_seq_match(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)err;
+    o->qresync_seq_match = v;
+    return MJ_OK;
+}
+
+static mj_outcome opt_uid_match(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)err;
+    o->qresync_uid_match = v;
+    return MJ_OK;
+}
+
 static mj_outcome opt_changedsince(mj_cli_options *o, const char *v, mj_error *err)
 {
     if (!parse_u64(v, strlen(v), 1, OPT_MODSEQ_MAX, &o->changedsince))
@@ -681,6 +696,10 @@ static const struct opt_row opt_table[] = {
     {"condstore", '\0', NULL, opt_condstore, "IMAP select: SELECT (CONDSTORE): highestmodseq"},
     {"qresync", '\0', "V:MODSEQ[:UIDS]", opt_qresync,
      "IMAP select: ENABLE QRESYNC, SELECT (QRESYNC ...): vanished and changed messages"},
+    {"seq-match", '\0', "SEQS", opt_seq_match,
+     "IMAP select --qresync with known UIDs: message numbers whose UIDs --uid-match gives"},
+    {"uid-match", '\0', "UIDS", opt_uid_match,
+     "IMAP select --qresync: the UIDs of the --seq-match numbers, in the same order"},
     {"changedsince", '\0', "MODSEQ", opt_changedsince,
      "IMAP fetch: only messages changed since MODSEQ (CONDSTORE)"},
     {"vanished", '\0', NULL, opt_vanished,
@@ -881,6 +900,8 @@ static mj_outcome finish(mj_cli_options *o, const char *url_text, mj_error *err)
         return usage(err, "missing operation after the URL (try mj --help)", NULL);
     if (o->user[0] == '\0')
         memcpy(o->user, o->url.user, sizeof o->user);
+    if ((o->qresync_seq_match != NULL || o->qresync_uid_match != NULL) && !o->qresync)
+        return usage(err, "--seq-match and --uid-match go with --qresync V:MODSEQ:UIDS", NULL);
     if (o->password_file != NULL && (rc = read_password(o, err)) != MJ_OK)
         return rc;
     if (o->token_file != NULL && (rc = read_token(o, err)) != MJ_OK)

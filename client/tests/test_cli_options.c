@@ -571,6 +571,12 @@ static void test_condstore_options(void **state)
     assert_int_equal(opts.qresync_uidvalidity, 67890007);
     assert_true(opts.qresync_modseq == 90060115194045000ULL);
     assert_string_equal(opts.qresync_known, "41,43:211");
+    assert_null(opts.qresync_seq_match);
+    parse_ok("imap://h", "--qresync", "7:5:1:100", "--seq-match", "1,10", "--uid-match", "5,50",
+             "select", "INBOX", NULL);
+    assert_string_equal(opts.qresync_known, "1:100");
+    assert_string_equal(opts.qresync_seq_match, "1,10");
+    assert_string_equal(opts.qresync_uid_match, "5,50");
     parse_ok("imap://h", "--qresync", "4294967295:9223372036854775807", "select", "INBOX", NULL);
     assert_null(opts.qresync_known);
     assert_true(opts.qresync_modseq == (uint64_t)INT64_MAX);
@@ -583,6 +589,10 @@ static void test_condstore_options(void **state)
     assert_false(opts.silent);
     parse_ok("imap://h", "--silent", "store", "INBOX", "1", "add", "\\Seen", NULL);
     assert_true(opts.silent);
+    parse_usage("--seq-match and --uid-match go with --qresync", "imap://h", "--seq-match", "1",
+                "--uid-match", "5", "select", "INBOX", NULL);
+    parse_usage("--seq-match and --uid-match go with --qresync", "imap://h", "--uid-match", "5",
+                "select", "INBOX", NULL);
     parse_usage("--qresync must be", "imap://h", "--qresync", "0:5", "select", "INBOX", NULL);
     parse_usage("--qresync must be", "imap://h", "--qresync", "4294967296:5", "select", "X", NULL);
     parse_usage("--qresync must be", "imap://h", "--qresync", "7:0", "select", "INBOX", NULL);

@@ -129,7 +129,8 @@ def _imap_store(sc, workdir):
 
 
 def _imap_select(sc, workdir):
-    """imap.select: condstore (bool), qresync {uidvalidity, modseq, known_uids} (RFC 7162)."""
+    """imap.select: condstore (bool), qresync {uidvalidity, modseq, known_uids, seq_match,
+    uid_match} (RFC 7162)."""
     a = _args(sc)
     words = ["--condstore"] if a.get("condstore") else []
     q = a.get("qresync")
@@ -138,6 +139,9 @@ def _imap_select(sc, workdir):
         if q.get("known_uids"):
             spec += ":" + str(q["known_uids"])
         words += ["--qresync", spec]
+        for key in ("seq_match", "uid_match"):
+            if q.get(key) is not None:
+                words += ["--" + key.replace("_", "-"), str(q[key])]
     return (words + ["select", str(a.get("mailbox", "INBOX"))]
             + (["readonly"] if a.get("readonly") else []))
 
