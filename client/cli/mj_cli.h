@@ -106,6 +106,7 @@ typedef struct mj_cli_options {
     const char *qresync_known;      /* NULL or the known-uids (into argv) */
     const char *qresync_seq_match;  /* NULL or --seq-match (into argv) */
     const char *qresync_uid_match;  /* NULL or --uid-match (into argv) */
+    const char *sort_return;        /* NULL or --return: ESORT options (into argv) */
     bool has_changedsince;          /* --changedsince N (1 .. 2^63-1) */
     uint64_t changedsince;
     bool vanished;                  /* --vanished: UID FETCH (CHANGEDSINCE n VANISHED) */

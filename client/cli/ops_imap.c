@@ -794,9 +794,21 @@ static mj_outcome do_sort(mj_imap *s, const mj_cli_options *opts, json_t *r)
         return no_memory(mj_imap_error(s));
     json_object_set_new(r, "numbers", a);
     mj_outcome o = select_mailbox(s, opts->args[0], true);
-    return o == MJ_OK ? mj_imap_sort(s, uid, opts->args[1], NULL, n > 2 ? opts->args[2] : NULL,
-                                     add_number, a)
-                      : o;
+    if (o != MJ_OK || opts->sort_return == NULL)
+        return o == MJ_OK ? mj_imap_sort(s, uid, opts->args[1], NULL, n > 2 ? opts->args[2] : NULL,
+                                         add_number, a)
+                          : o;
+    /* --return: ESORT; "numbers" is ALL in sort order, min / max / count as the server sent them */
+    mj_imap_esort_result e;
+    o = mj_imap_esort(s, uid, opts->sort_return, opts->args[1], NULL, n > 2 ? opts->args[2] : NULL,
+                      &e, add_number, a);
+    if (o == MJ_OK && e.has_min)
+        json_object_set_new(r, "min", json_integer(e.min));
+    if (o == MJ_OK && e.has_max)
+        json_object_set_new(r, "max", json_integer(e.max));
+    if (o == MJ_OK && e.has_count)
+        json_object_set_new(r, "count", json_integer(e.count));
+    return o;
 }
 
 /* THREAD nodes in pre-order -> nested lists: a node is [number, child, child...], null for a
@@ -1077,7 +1089,9 @@ const mj_cli_op mj_cli_imap_ops[] = {
      "MAILBOX [FILE|- [FLAGS|flags=FLAGS] [date=DATE]]...: appended, appenduid (MULTIAPPEND when "
      "offered; a file with NUL bytes as a literal8, BINARY; default: --message or stdin)"},
     {I, "idle", op_idle, 2, 3, "MAILBOX SECONDS [event]: untagged events while idling"},
-    {I, "sort", op_sort, 2, 4, "MAILBOX CRITERIA [SEARCH] [uid]: numbers in SORT order (RFC 5256)"},
+    {I, "sort", op_sort, 2, 4,
+     "[--return OPTS] MAILBOX CRITERIA [SEARCH] [uid]: numbers in SORT order (RFC 5256); with "
+     "--return (ESORT, RFC 5267) also min, max, count"},
     {I, "thread", op_thread, 2, 4,
      "MAILBOX ALGORITHM [SEARCH] [uid]: threads as nested lists [number, child...] (RFC 5256)"},
     {0, NULL, NULL, 0, 0, NULL},

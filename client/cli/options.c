@@ -548,6 +548,14 @@ static mj_outcome opt_uid_match(mj_cli_options *o, const char *v, mj_error *err)
     return MJ_OK;
 }
 
+/* ESORT's RETURN options ("MIN MAX COUNT ALL", "" for ALL): checked by the library. */
+static mj_outcome opt_sort_return(mj_cli_options *o, const char *v, mj_error *err)
+{
+    (void)err;
+    o->sort_return = v;
+    return MJ_OK;
+}
+
 static mj_outcome opt_changedsince(mj_cli_options *o, const char *v, mj_error *err)
 {
     if (!parse_u64(v, strlen(v), 1, OPT_MODSEQ_MAX, &o->changedsince))
@@ -700,6 +708,8 @@ static const struct opt_row opt_table[] = {
      "IMAP select --qresync with known UIDs: message numbers whose UIDs --uid-match gives"},
     {"uid-match", '\0', "UIDS", opt_uid_match,
      "IMAP select --qresync: the UIDs of the --seq-match numbers, in the same order"},
+    {"return", '\0', "OPTS", opt_sort_return,
+     "IMAP sort: SORT RETURN (OPTS) (ESORT): MIN MAX COUNT ALL, space-separated"},
     {"changedsince", '\0', "MODSEQ", opt_changedsince,
      "IMAP fetch: only messages changed since MODSEQ (CONDSTORE)"},
     {"vanished", '\0', NULL, opt_vanished,

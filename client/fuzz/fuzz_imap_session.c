@@ -18,8 +18,8 @@
  * Input layout: byte 0 picks the security mode and chunking (reads of 1..16
  * bytes or all at once); byte 1 the plan after login (0: LIST, SELECT,
  * FETCH, SEARCH, IDLE; 1: CONDSTORE / QRESYNC: SELECT (QRESYNC ...) with
- * VANISHED, FETCH CHANGEDSINCE, STORE UNCHANGEDSINCE, UID EXPUNGE; 2: SORT,
- * THREAD, GETQUOTA, MULTIAPPEND, BINARY; 3: COMPRESS, then plan 0 through
+ * VANISHED, FETCH CHANGEDSINCE, STORE UNCHANGEDSINCE, UID EXPUNGE; 2: SORT, ESORT,
+ * THREAD, GETQUOTA, MULTIAPPEND (a binary message), BINARY; 3: COMPRESS, then plan 0 through
  * the inflater); the rest is what the server sends.  Every call must end in
  * an outcome (never a crash, a leak or a hang: the memory transport ends in
  * EOF or an immediate timeout).
@@ -122,7 +122,7 @@ static void condstore(mj_imap *s, size_t *acc)
     (void)mj_imap_uid_expunge(s, "3:4");
 }
 
-/* Plan 2: SORT, THREAD, GETQUOTA, MULTIAPPEND, BINARY. */
+/* Plan 2: SORT, ESORT, THREAD, GETQUOTA, MULTIAPPEND (one binary message), BINARY. */
 static void extensions(mj_imap *s, size_t *acc)
 {
     mj_imap_fetch_cb cb = {sink_body, count_message, acc};
@@ -130,6 +130,11 @@ static void extensions(mj_imap *s, size_t *acc)
         return;
     if (mj_imap_sort(s, true, "REVERSE DATE", NULL, NULL, count_number, acc) == MJ_CONNECTION_LOST)
         return;
+    mj_imap_esort_result esort;
+    if (mj_imap_esort(s, false, "MIN MAX COUNT ALL", "DATE", NULL, NULL, &esort, count_number,
+                      acc) == MJ_CONNECTION_LOST)
+        return;
+    *acc += esort.count;
     if (mj_imap_thread(s, false, "REFERENCES", NULL, NULL, count_thread, acc) == MJ_CONNECTION_LOST)
         return;
     if (mj_imap_getquota(s, "", count_quota, acc) == MJ_CONNECTION_LOST)
@@ -139,7 +144,7 @@ static void extensions(mj_imap *s, size_t *acc)
     size_t left[2] = {5, 5};
     mj_imap_append_msg msgs[2] = {{.size = 5, .read = read_message, .ctx = &left[0]},
                                   {.flags = "\\Seen", .size = 5, .read = read_message,
-                                   .ctx = &left[1]}};
+                                   .ctx = &left[1], .binary = true}};
     size_t appended = 0;
     mj_imap_uidplus uidplus;
     (void)mj_imap_append_many(s, "Sent", msgs, 2, &appended, &uidplus);

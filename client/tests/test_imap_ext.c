@@ -402,6 +402,112 @@ static void test_sort_not_advertised(void **state)
     teardown(&f);
 }
 
+/* ---- ESORT (RFC 5267 §3) ---------------------------------------------------------------------- */
+
+static void test_esort(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, SELECTED("IMAP4rev1 SORT ESORT")
+          /* another command's answer first: ignored */
+          "* ESEARCH (TAG \"X9\") MIN 99 COUNT 1 ALL 99\r\n"
+          "* ESEARCH (TAG \"A0003\") MIN 5 MAX 1 COUNT 6 ALL 5,9:7,2,1\r\nA0003 OK\r\n"
+          "* ESEARCH (TAG \"A0004\") UID COUNT 3 MODSEQ 917162500 PARTIAL (1:2 4,5) ALL 4289:4291\r\n"
+          "A0004 OK\r\n"
+          "* ESEARCH (TAG \"A0005\") COUNT 0\r\nA0005 OK\r\n"
+          "A0006 OK no answer at all\r\n");
+    login_select(&f);
+    numbers x = {"", 0};
+    mj_imap_esort_result r;
+    assert_int_equal(mj_imap_esort(f.s, false, "MIN MAX COUNT ALL", "REVERSE DATE", NULL, NULL, &r,
+                                   on_number, &x), MJ_OK);
+    assert_string_equal(x.text, "5,9,8,7,2,1,"); /* in the order sent, 9:7 counting down */
+    assert_true(r.present && !r.uid && r.has_min && r.has_max && r.has_count);
+    assert_int_equal(r.min, 5);
+    assert_int_equal(r.max, 1);
+    assert_int_equal(r.count, 6);
+    x = (numbers){"", 0};
+    assert_int_equal(mj_imap_esort(f.s, true, "count all", "SUBJECT", NULL, "UNSEEN", &r, on_number,
+                                   &x), MJ_OK);
+    assert_string_equal(x.text, "4289,4290,4291,"); /* MODSEQ and PARTIAL skipped */
+    assert_true(r.uid && r.has_count && !r.has_min && !r.has_max);
+    assert_int_equal(r.count, 3);
+    x = (numbers){"", 0};
+    assert_int_equal(mj_imap_esort(f.s, false, "", "SIZE", NULL, NULL, &r, on_number, &x), MJ_OK);
+    assert_true(r.present && r.has_count && r.count == 0);
+    assert_int_equal(x.calls, 0);
+    assert_int_equal(mj_imap_esort(f.s, false, "MIN", "SIZE", NULL, NULL, &r, on_number, &x), MJ_OK);
+    assert_false(r.present);
+    /* return options checked before a byte is sent */
+    static const char *const bad[] = {"SAVE", "MIN MIN", "MIN  MAX", " MIN", "MIN ", "PARTIAL 1:5",
+                                      "ALL\r\nA9 LOGOUT"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(mj_imap_esort(f.s, false, bad[i], "DATE", NULL, NULL, &r, on_number, &x),
+                         MJ_USAGE);
+    assert_int_equal(mj_imap_esort(f.s, false, NULL, "DATE", NULL, NULL, &r, on_number, &x), MJ_USAGE);
+    assert_string_equal(wire(&f), SELECTED_WIRE
+                        "A0003 SORT RETURN (MIN MAX COUNT ALL) (REVERSE DATE) UTF-8 ALL\r\n"
+                        "A0004 UID SORT RETURN (count all) (SUBJECT) UTF-8 UNSEEN\r\n"
+                        "A0005 SORT RETURN () (SIZE) UTF-8 ALL\r\n"
+                        "A0006 SORT RETURN (MIN) (SIZE) UTF-8 ALL\r\n");
+    teardown(&f);
+}
+
+static void test_esort_not_advertised(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, SELECTED("IMAP4rev1 SORT"));
+    login_select(&f);
+    mj_imap_esort_result r;
+    assert_int_equal(mj_imap_esort(f.s, false, "ALL", "DATE", NULL, NULL, &r, NULL, NULL), MJ_USAGE);
+    assert_string_equal(mj_imap_error(f.s)->message,
+                        "SORT RETURN (ESORT, RFC 5267) needs the ESORT capability, which the server "
+                        "does not advertise; nothing was sent");
+    assert_string_equal(wire(&f), SELECTED_WIRE);
+    assert_int_equal(mj_imap_get_state(f.s), MJ_IMAP_STATE_SELECTED);
+    teardown(&f);
+}
+
+static void test_esort_malformed(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *reply;
+        mj_reason reason;
+    } cases[] = {
+        {"* ESEARCH (TAG \"A0003\") ALL 1,0\r\n", MJ_R_MALFORMED},
+        {"* ESEARCH (TAG \"A0003\") ALL 1:\r\n", MJ_R_MALFORMED},
+        {"* ESEARCH (TAG \"A0003\") ALL 3,\r\n", MJ_R_MALFORMED},
+        {"* ESEARCH (TAG \"A0003\") ALL 2:*\r\n", MJ_R_MALFORMED},
+        {"* ESEARCH (TAG \"A0003\") ALL 1:4294967296\r\n", MJ_R_NUMBER_OVERFLOW},
+        {"* ESEARCH (TAG \"A0003\") ALL 1:4294967295\r\n", MJ_R_REPLY_TOO_LARGE},
+        {"* ESEARCH (TAG \"A0003\") ALL (1)\r\n", MJ_R_MALFORMED},
+        {"* ESEARCH (TAG \"A0003\") MIN x\r\n", MJ_R_MALFORMED},
+        {"* ESEARCH (TAG \"A0003\") MIN 0\r\n", MJ_R_MALFORMED},
+        {"* ESEARCH (TAG \"A0003\") COUNT 4294967296\r\n", MJ_R_NUMBER_OVERFLOW},
+        {"* ESEARCH (TAG \"A0003\") MIN 3 COUNT\r\n", MJ_R_MALFORMED},
+        {"* ESEARCH (TAG \"A0003\") 5 ALL 5\r\n", MJ_R_MALFORMED},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char server[512];
+        snprintf(server, sizeof server, "%s%sA0003 OK\r\n", SELECTED("IMAP4rev1 SORT ESORT"),
+                 cases[i].reply);
+        fixture f;
+        setup(&f, server);
+        login_select(&f);
+        numbers x = {"", 0};
+        mj_imap_esort_result r;
+        assert_int_equal(mj_imap_esort(f.s, false, "MIN COUNT ALL", "DATE", NULL, NULL, &r,
+                                       on_number, &x), MJ_PROTOCOL_ERROR);
+        assert_int_equal(mj_imap_error(f.s)->reason, cases[i].reason);
+        assert_int_equal(x.calls, 0); /* nothing delivered from a bad reply */
+        assert_false(r.present);
+        assert_int_equal(mj_imap_get_state(f.s), MJ_IMAP_STATE_FAILED);
+        teardown(&f);
+    }
+}
+
 static void test_sort_malformed(void **state)
 {
     (void)state;
@@ -829,6 +935,9 @@ int main(void)
         cmocka_unit_test(test_sort),
         cmocka_unit_test(test_sort_not_advertised),
         cmocka_unit_test(test_sort_malformed),
+        cmocka_unit_test(test_esort),
+        cmocka_unit_test(test_esort_not_advertised),
+        cmocka_unit_test(test_esort_malformed),
         cmocka_unit_test(test_thread),
         cmocka_unit_test(test_thread_malformed),
         cmocka_unit_test(test_thread_too_many_nodes),

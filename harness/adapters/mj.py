@@ -201,14 +201,19 @@ def _imap_quota(sc, workdir):
 
 
 def _imap_sort_thread(op, key):
-    """imap.sort (args.criteria: a string or a list of sort keys) / imap.thread
-    (args.algorithm), then args.search (default ALL) and args.uid."""
+    """imap.sort (args.criteria: a string or a list of sort keys; args.return: ESORT's
+    return options, a string or a list) / imap.thread (args.algorithm), then args.search
+    (default ALL) and args.uid."""
     def words(sc, workdir):
         a = _args(sc)
         first = a.get(key, "DATE" if key == "criteria" else "REFERENCES")
         if isinstance(first, (list, tuple)):
             first = " ".join(str(x) for x in first)
-        return ([op, str(a.get("mailbox", "INBOX")), str(first)]
+        ret = []
+        if op == "sort" and a.get("return") is not None:
+            r = a["return"]
+            ret = ["--return", " ".join(str(x) for x in r) if isinstance(r, (list, tuple)) else str(r)]
+        return (ret + [op, str(a.get("mailbox", "INBOX")), str(first)]
                 + ([str(a["search"])] if a.get("search") else []) + _imap_uid(a))
     return words
 

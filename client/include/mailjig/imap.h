@@ -646,6 +646,32 @@ mj_outcome mj_imap_sort(mj_imap *s, bool uid, const char *criteria, const char *
                         const char *search, mj_outcome (*fn)(void *ctx, uint32_t n),
                         void *ctx) MJ_MUST_CHECK;
 
+/* What an ESORT answer held (RFC 5267 §3.2); has_* says which data came. */
+typedef struct mj_imap_esort_result {
+    bool present;   /* an ESEARCH answer for this command came */
+    bool uid;       /* it said UID: the numbers are UIDs */
+    bool has_min, has_max, has_count;
+    uint32_t min;   /* as the server sent them: Dovecot the first and last in sort */
+    uint32_t max;   /* order, Cyrus the numerically lowest and highest match */
+    uint32_t count;
+} mj_imap_esort_result;
+
+/*
+ * SORT / UID SORT RETURN (ret) (criteria) charset search: ESORT (RFC 5267
+ * §3), where ESORT is advertised (else MJ_USAGE, nothing sent).  ret: MIN,
+ * MAX, COUNT, ALL, each at most once, one space apart ("" is RETURN (), which
+ * means ALL: RFC 4731 §3.1); criteria, charset and search as mj_imap_sort.
+ * The answer is one ESEARCH response carrying this command's tag: *out (may
+ * be NULL) gets MIN, MAX and COUNT; fn gets each number of ALL in the order
+ * sent (a range a:b counts from a towards b), once the whole response has
+ * been checked.  An ESEARCH for another tag is ignored; a malformed one is
+ * MJ_PROTOCOL_ERROR.  out->present stays false when the server sent none
+ * (no match, and nothing asked that would say so).
+ */
+mj_outcome mj_imap_esort(mj_imap *s, bool uid, const char *ret, const char *criteria,
+                         const char *charset, const char *search, mj_imap_esort_result *out,
+                         mj_outcome (*fn)(void *ctx, uint32_t n), void *ctx) MJ_MUST_CHECK;
+
 /*
  * One node of a THREAD result, in pre-order: depth 0 starts a new thread, a
  * node at depth d+1 is a child of the last node at depth d.  number 0 is a

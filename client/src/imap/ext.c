@@ -324,31 +324,145 @@ static mj_outcome sort_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
     return MJ_OK;
 }
 
-mj_outcome mj_imap_sort(mj_imap *s, bool uid, const char *criteria, const char *charset,
-                        const char *search, mj_outcome (*fn)(void *ctx, uint32_t n), void *ctx)
+/* RETURN options of ESORT (RFC 5267 §3.1): MIN MAX COUNT ALL, each once, one space apart. */
+static mj_outcome check_sort_return(mj_imap *s, const char *ret)
+{
+    static const char *const opts[] = {"MIN", "MAX", "COUNT", "ALL"};
+    if (imap_check_arg(s, "return options", ret) != MJ_OK)
+        return MJ_USAGE;
+    unsigned seen = 0;
+    for (const char *p = ret; *p != '\0';) {
+        size_t len = strcspn(p, " ");
+        size_t i = 0;
+        while (i < 4 && !(strlen(opts[i]) == len && strncasecmp(p, opts[i], len) == 0))
+            i++;
+        if (i == 4 || (seen & (1u << i)))
+            return usage(s, "ESORT return options are MIN, MAX, COUNT and ALL, each once, "
+                            "one space apart");
+        seen |= 1u << i;
+        p += len;
+        if (*p == ' ' && *++p == '\0')
+            return usage(s, "ESORT return options are MIN, MAX, COUNT and ALL, each once, "
+                            "one space apart");
+    }
+    return MJ_OK;
+}
+
+/* [RETURN (ret)] (sort criteria) charset search: SORT and ESORT alike. */
+static mj_outcome sort_run(mj_imap *s, bool uid, const char *ret, const char *criteria,
+                           const char *charset, const char *search, imap_untagged_fn hook,
+                           void *ctx)
 {
     imap_criteria c;
     if (check_sort_criteria(s, criteria) != MJ_OK ||
+        (ret != NULL && check_sort_return(s, ret) != MJ_OK) ||
         check_charset_search(s, &charset, &search, &c) != MJ_OK)
         return MJ_USAGE;
-    if (!mj_imap_has_capability(s, "SORT")) {
+    if (!mj_imap_has_capability(s, "SORT") || (ret != NULL && !mj_imap_has_capability(s, "ESORT"))) {
         imap_criteria_free(&c);
-        return imap_lacks(s, "SORT (RFC 5256)", "SORT");
+        return ret == NULL ? imap_lacks(s, "SORT (RFC 5256)", "SORT")
+                           : imap_lacks(s, "SORT RETURN (ESORT, RFC 5267)",
+                                        mj_imap_has_capability(s, "SORT") ? "ESORT" : "SORT");
     }
-    sort_ctx sc = {fn, ctx};
-    imap_part parts[4 + IMAP_CRITERIA_PARTS_MAX] = {
-        {IMAP_P_RAW, "(", false, "sort criteria", false},
-        {IMAP_P_RAW, criteria, false, "sort criteria", true},
-        {IMAP_P_RAW, ")", false, "sort criteria", true},
-        {IMAP_P_RAW, charset, false, "charset", false},
-    };
-    size_t n = append_criteria(parts, 4, &c);
+    imap_part parts[7 + IMAP_CRITERIA_PARTS_MAX];
+    size_t n = 0;
+    if (ret != NULL) {
+        parts[n++] = (imap_part){IMAP_P_RAW, "RETURN (", false, "return options", false};
+        parts[n++] = (imap_part){IMAP_P_RAW, ret, false, "return options", true};
+        parts[n++] = (imap_part){IMAP_P_RAW, ")", false, "return options", true};
+    }
+    parts[n++] = (imap_part){IMAP_P_RAW, "(", false, "sort criteria", false};
+    parts[n++] = (imap_part){IMAP_P_RAW, criteria, false, "sort criteria", true};
+    parts[n++] = (imap_part){IMAP_P_RAW, ")", false, "sort criteria", true};
+    parts[n++] = (imap_part){IMAP_P_RAW, charset, false, "charset", false};
+    n = append_criteria(parts, n, &c);
     imap_cmd cmd = uid ? IMAP_CMD_UID_SORT : IMAP_CMD_SORT;
     imap_done done;
     memset(&done, 0, sizeof done);
-    mj_outcome o = imap_run(s, cmd, parts, n, sort_hook, &sc, MJ_SERVER_REFUSED, &done);
+    mj_outcome o = imap_run(s, cmd, parts, n, hook, ctx, MJ_SERVER_REFUSED, &done);
     imap_criteria_free(&c);
     return imap_criteria_refused(s, cmd, &done, o);
+}
+
+mj_outcome mj_imap_sort(mj_imap *s, bool uid, const char *criteria, const char *charset,
+                        const char *search, mj_outcome (*fn)(void *ctx, uint32_t n), void *ctx)
+{
+    sort_ctx sc = {fn, ctx};
+    return sort_run(s, uid, NULL, criteria, charset, search, sort_hook, &sc);
+}
+
+static mj_outcome esearch_bad(mj_imap *s, mj_reason reason, const char *why)
+{
+    imap_set_state(s, MJ_IMAP_STATE_FAILED);
+    return mj_error_set(mj_conn_error(s->conn), MJ_PROTOCOL_ERROR, reason,
+                        "malformed ESEARCH response: %s", why);
+}
+
+typedef struct esort_ctx {
+    mj_imap_esort_result *out;
+    mj_outcome (*fn)(void *ctx, uint32_t n);
+    void *ctx;
+} esort_ctx;
+
+/*
+ * esearch-response = "ESEARCH" [search-correlator] [SP "UID"] *(SP search-return-data)
+ * (RFC 4731 §3.1), the data ESORT asks for (RFC 5267 §3.2): MIN, MAX and COUNT a
+ * number, ALL a sequence-set in sort order.  Other return data is skipped, as
+ * RFC 4731 asks of clients.  The response is checked whole before ALL is delivered.
+ */
+static mj_outcome esort_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
+{
+    esort_ctx *ec = ctx;
+    if (r->has_number || strcasecmp(r->name, "ESEARCH") != 0)
+        return MJ_OK;
+    bool uid = false;
+    const mj_imap_node *first = NULL;
+    if (!imap_esearch_ours(s, r, &first, &uid))
+        return MJ_OK; /* another command's answer */
+    mj_imap_esort_result got = {.present = true};
+    const char *all = NULL;
+    for (const mj_imap_node *n = first; n != NULL; n = n->next->next) {
+        if (n->kind != MJ_IMAP_ATOM || n->next == NULL)
+            return esearch_bad(s, MJ_R_MALFORMED, "return data is a name and a value");
+        const mj_imap_node *v = n->next;
+        uint32_t *num = mj_imap_node_is(n, "MIN")     ? &got.min
+                        : mj_imap_node_is(n, "MAX")   ? &got.max
+                        : mj_imap_node_is(n, "COUNT") ? &got.count
+                                                      : NULL;
+        if (num != NULL) {
+            if (v->kind != MJ_IMAP_NUMBER)
+                return esearch_bad(s, MJ_R_MALFORMED, "MIN, MAX and COUNT take a number");
+            if (mj_imap_node_number32(v, num) != 0)
+                return esearch_bad(s, MJ_R_NUMBER_OVERFLOW, "a number over 32 bits");
+            if (*num == 0 && num != &got.count)
+                return esearch_bad(s, MJ_R_MALFORMED, "MIN and MAX are non-zero numbers");
+            got.has_min |= num == &got.min;
+            got.has_max |= num == &got.max;
+            got.has_count |= num == &got.count;
+        } else if (mj_imap_node_is(n, "ALL")) {
+            if (v->str == NULL || (v->kind != MJ_IMAP_ATOM && v->kind != MJ_IMAP_NUMBER))
+                return esearch_bad(s, MJ_R_MALFORMED, "ALL takes a sequence set");
+            all = v->str;
+        }
+    }
+    if (all != NULL && imap_esearch_expand(s, all, true, NULL, NULL) != MJ_OK)
+        return MJ_PROTOCOL_ERROR;
+    got.uid = uid;
+    if (ec->out != NULL)
+        *ec->out = got;
+    return all != NULL ? imap_esearch_expand(s, all, true, ec->fn, ec->ctx) : MJ_OK;
+}
+
+mj_outcome mj_imap_esort(mj_imap *s, bool uid, const char *ret, const char *criteria,
+                         const char *charset, const char *search, mj_imap_esort_result *out,
+                         mj_outcome (*fn)(void *ctx, uint32_t n), void *ctx)
+{
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
+    if (ret == NULL)
+        return usage(s, "ESORT needs return options (\"\" asks for ALL)");
+    esort_ctx ec = {out, fn, ctx};
+    return sort_run(s, uid, ret, criteria, charset, search, esort_hook, &ec);
 }
 
 /* ---- THREAD ----------------------------------------------------------------------------- */

@@ -295,4 +295,21 @@ void imap_criteria_free(imap_criteria *c);
    naming the charsets the server supports; o (the refusal) is returned. */
 mj_outcome imap_criteria_refused(mj_imap *s, imap_cmd cmd, const imap_done *done, mj_outcome o);
 
+/* ---- message.c: ESEARCH (RFC 4731), for SEARCH and ESORT ---- */
+
+/*
+ * Whether an ESEARCH response answers the running command (false: its
+ * correlator names another tag; ignore it).  *data_out: the return data
+ * after the correlator and "UID" (NULL when none); *uid_out: UID was there.
+ */
+bool imap_esearch_ours(const mj_imap *s, const mj_imap_response *r, const mj_imap_node **data_out,
+                       bool *uid_out);
+/*
+ * ALL's sequence-set checked whole, then each number to fn (may be NULL):
+ * low to high, or with in_order each range a:b from a towards b.  A
+ * malformed set is MJ_PROTOCOL_ERROR and the session FAILED.
+ */
+mj_outcome imap_esearch_expand(mj_imap *s, const char *set, bool in_order,
+                               mj_outcome (*fn)(void *ctx, uint32_t n), void *ctx) MJ_MUST_CHECK;
+
 #endif

@@ -285,43 +285,74 @@ typedef struct search_ctx {
     void *ctx;
 } search_ctx;
 
-/* sequence-set of ESEARCH ALL: expanded number by number, capped. */
-static mj_outcome expand_set(mj_imap *s, const search_ctx *sc, const char *set)
+/*
+ * ESEARCH ALL's sequence-set (RFC 4731 §3.1), checked whole (nz-numbers of
+ * 32 bits, ranges, commas; at most IMAP_ESEARCH_EXPAND_MAX numbers) before
+ * fn gets any number.  in_order: a range a:b goes from a towards b, as
+ * written (ESORT, where the order is the answer); otherwise low to high.
+ */
+mj_outcome imap_esearch_expand(mj_imap *s, const char *set, bool in_order,
+                               mj_outcome (*fn)(void *ctx, uint32_t n), void *ctx)
 {
-    uint64_t total = 0;
-    for (const char *p = set; *p != '\0';) {
-        char *end = NULL;
-        unsigned long a = strtoul(p, &end, 10), b = a;
-        if (end == p)
-            return malformed(s, "ESEARCH");
-        if (*end == ':') {
-            p = end + 1;
-            b = strtoul(p, &end, 10);
-            if (end == p)
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t total = 0;
+        for (const char *p = set;;) {
+            char *end = NULL;
+            if (*p < '1' || *p > '9')
                 return malformed(s, "ESEARCH");
-        }
-        if (a > b) {
-            unsigned long t = a;
-            a = b;
-            b = t;
-        }
-        if (b > UINT32_MAX || (total += b - a + 1) > IMAP_ESEARCH_EXPAND_MAX)
-            return imap_fail_if_fatal(s, mj_error_set(mj_conn_error(s->conn), MJ_PROTOCOL_ERROR,
-                                                      MJ_R_REPLY_TOO_LARGE,
-                                                      "ESEARCH result over %" PRIu64 " numbers",
-                                                      IMAP_ESEARCH_EXPAND_MAX));
-        for (unsigned long n = a; n <= b; n++) {
-            mj_outcome o = sc->fn != NULL ? sc->fn(sc->ctx, (uint32_t)n) : MJ_OK;
-            if (o != MJ_OK)
-                return o;
-        }
-        p = end;
-        if (*p == ',')
+            unsigned long long a = strtoull(p, &end, 10), b = a;
+            if (*end == ':') {
+                p = end + 1;
+                if (*p < '1' || *p > '9')
+                    return malformed(s, "ESEARCH");
+                b = strtoull(p, &end, 10);
+            }
+            if (a > UINT32_MAX || b > UINT32_MAX)
+                return imap_fail_if_fatal(s, mj_error_set(mj_conn_error(s->conn), MJ_PROTOCOL_ERROR,
+                                                          MJ_R_NUMBER_OVERFLOW,
+                                                          "malformed ESEARCH response: a number "
+                                                          "over 32 bits"));
+            uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
+            if ((total += hi - lo + 1) > IMAP_ESEARCH_EXPAND_MAX)
+                return imap_fail_if_fatal(s, mj_error_set(mj_conn_error(s->conn), MJ_PROTOCOL_ERROR,
+                                                          MJ_R_REPLY_TOO_LARGE,
+                                                          "ESEARCH result over %" PRIu64 " numbers",
+                                                          IMAP_ESEARCH_EXPAND_MAX));
+            for (uint64_t i = 0; pass == 1 && fn != NULL && i <= hi - lo; i++) {
+                uint64_t n = !in_order || a <= b ? (in_order ? a : lo) + i : a - i;
+                mj_outcome o = fn(ctx, (uint32_t)n);
+                if (o != MJ_OK)
+                    return o;
+            }
+            p = end;
+            if (*p == '\0')
+                break;
+            if (*p != ',')
+                return malformed(s, "ESEARCH");
             p++;
-        else if (*p != '\0')
-            return malformed(s, "ESEARCH");
+        }
     }
     return MJ_OK;
+}
+
+bool imap_esearch_ours(const mj_imap *s, const mj_imap_response *r, const mj_imap_node **data_out,
+                       bool *uid_out)
+{
+    /* search-correlator = SP "(" "TAG" SP tag-string ")": another command's result is not ours */
+    const mj_imap_node *n = r->data;
+    *uid_out = false;
+    *data_out = NULL;
+    if (n != NULL && n->kind == MJ_IMAP_LIST && n->count == 2 && mj_imap_node_is(n->first, "TAG")) {
+        if (n->first->next->str == NULL || strcmp(n->first->next->str, s->tag) != 0)
+            return false;
+        n = n->next;
+    }
+    if (n != NULL && mj_imap_node_is(n, "UID")) {
+        *uid_out = true;
+        n = n->next;
+    }
+    *data_out = n;
+    return true;
 }
 
 static mj_outcome search_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
@@ -339,14 +370,14 @@ static mj_outcome search_hook(mj_imap *s, void *ctx, const mj_imap_response *r)
                 return o;
         }
     } else if (strcasecmp(r->name, "ESEARCH") == 0) {
-        /* search-correlator = SP "(" "TAG" SP tag-string ")": another command's result is not ours */
-        const mj_imap_node *c = r->data;
-        if (c != NULL && c->kind == MJ_IMAP_LIST && c->count == 2 && mj_imap_node_is(c->first, "TAG") &&
-            c->first->next->str != NULL && strcmp(c->first->next->str, s->tag) != 0)
+        bool uid = false;
+        const mj_imap_node *data = NULL;
+        if (!imap_esearch_ours(s, r, &data, &uid))
             return MJ_OK;
-        for (const mj_imap_node *n = r->data; n != NULL && n->next != NULL; n = n->next) {
+        for (const mj_imap_node *n = data; n != NULL && n->next != NULL; n = n->next) {
             if (mj_imap_node_is(n, "ALL"))
-                return expand_set(s, sc, n->next->str != NULL ? n->next->str : "");
+                return imap_esearch_expand(s, n->next->str != NULL ? n->next->str : "", false,
+                                           sc->fn, sc->ctx);
         }
     }
     return MJ_OK;
