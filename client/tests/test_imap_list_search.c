@@ -168,6 +168,34 @@ static void test_list_status_gmail(void **state)
     teardown(&f);
 }
 
+/* dovecot/list-personal.txt: a mailbox named NIL, sent as the atom NIL (an astring, not nil),
+   in LIST and in its STATUS; a plain STATUS of it too. */
+static void test_list_mailbox_named_nil(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, LOGGED_IN("IMAP4rev1 LIST-EXTENDED LIST-STATUS")
+              "* LIST (\\HasNoChildren) \".\" INBOX\r\n"
+              "* STATUS INBOX (MESSAGES 4 UIDNEXT 5)\r\n"
+              "* LIST (\\HasNoChildren) \".\" NIL\r\n"
+              "* STATUS NIL (MESSAGES 0 UIDNEXT 1)\r\n"
+              "* LIST (\\HasNoChildren) NIL nil\r\n"
+              "A0002 OK List completed (0.000 + 0.000 secs).\r\n"
+              "* STATUS NIL (MESSAGES 2)\r\nA0003 OK done\r\n");
+    entries x;
+    assert_int_equal(list_status(&f, MJ_IMAP_STATUS_MESSAGES | MJ_IMAP_STATUS_UIDNEXT, &x), MJ_OK);
+    assert_int_equal(x.n, 3);
+    assert_string_equal(x.name[1], "NIL");
+    assert_true(x.has_status[1]);
+    assert_int_equal(x.status[1].uidnext, 1);
+    assert_string_equal(x.name[2], "nil"); /* as sent; its delimiter is nil */
+    mj_imap_mailbox_info info;
+    assert_int_equal(mj_imap_mailbox_status(f.s, "NIL", &info), MJ_OK);
+    assert_int_equal(info.exists, 2);
+    assert_non_null(strstr(wire(&f), "A0003 STATUS \"NIL\" (")); /* quoted: an atom NIL reads as nil */
+    teardown(&f);
+}
+
 /* Every option in table order; CHILDINFO extended data with the entry. */
 static void test_list_options_wire(void **state)
 {
@@ -554,6 +582,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_status_dovecot),
         cmocka_unit_test(test_list_status_gmail),
+        cmocka_unit_test(test_list_mailbox_named_nil),
         cmocka_unit_test(test_list_options_wire),
         cmocka_unit_test(test_list_not_offered),
         cmocka_unit_test(test_list_rev2_base),

@@ -37,6 +37,15 @@ static bool is_string(const mj_imap_node *n)
                          n->kind == MJ_IMAP_NUMBER || (n->kind == MJ_IMAP_LITERAL && !n->streamed));
 }
 
+/*
+ * mailbox = "INBOX" / astring (RFC 9051 §9): an atom NIL is the mailbox named
+ * "NIL", not nil (Dovecot lists one so: corpus dovecot/list-personal.txt).
+ */
+static bool is_mailbox(const mj_imap_node *n)
+{
+    return is_string(n) || (n != NULL && n->kind == MJ_IMAP_NIL);
+}
+
 /* True if p[0..n) is UTF-8 without control bytes: safe to hand over as it is. */
 static bool plain_utf8(const char *p, size_t n)
 {
@@ -250,7 +259,7 @@ static mj_outcome status_parse(mj_imap *s, const mj_imap_response *r, char *name
 {
     const mj_imap_node *list = r->data != NULL ? r->data->next : NULL;
     status_reset(v);
-    if (!is_string(r->data) || list == NULL || list->kind != MJ_IMAP_LIST || list->count % 2 != 0)
+    if (!is_mailbox(r->data) || list == NULL || list->kind != MJ_IMAP_LIST || list->count % 2 != 0)
         return malformed(s, "STATUS");
     mailbox_name(s, r->data, name, size);
     for (const mj_imap_node *a = list->first; a != NULL && a->next != NULL; a = a->next->next) {
@@ -363,7 +372,7 @@ static mj_outcome list_entry(mj_imap *s, list_ctx *lc, const mj_imap_response *r
     const mj_imap_node *attrs = r->data;
     const mj_imap_node *delim = attrs != NULL ? attrs->next : NULL;
     const mj_imap_node *name = delim != NULL ? delim->next : NULL;
-    if (attrs == NULL || attrs->kind != MJ_IMAP_LIST || delim == NULL || !is_string(name) ||
+    if (attrs == NULL || attrs->kind != MJ_IMAP_LIST || delim == NULL || !is_mailbox(name) ||
         !(delim->kind == MJ_IMAP_NIL || (delim->kind == MJ_IMAP_QUOTED && delim->len == 1)))
         return malformed(s, lc->verb);
     list_pending *p = &lc->p;
