@@ -823,6 +823,21 @@ static enum step head_untagged(mj_imap_parser *p, const unsigned char *s, size_t
     return data_line(p, s, m, pos);
 }
 
+/* "[" resp-text-code "]" [SP text] alone on a line (tolerance bare-response-code):
+   the untagged OK it stands for. */
+static enum step head_bare_code(mj_imap_parser *p, const unsigned char *s, size_t m)
+{
+    if (!p->lim.bare_response_code) {
+        fail_at(p, 0, MJ_R_MALFORMED,
+                "expected '*', '+' or a tag (strict: tolerance bare-response-code is off)");
+        return STEP_ERR;
+    }
+    p->resp.kind = MJ_IMAP_UNTAGGED;
+    p->resp.status = MJ_IMAP_ST_OK;
+    p->resp.name = arena_strdup(p, (const unsigned char *)"OK", 2);
+    return p->resp.name == NULL ? STEP_ERR : resp_text(p, s, m, 0);
+}
+
 /* response-tagged = tag SP resp-cond-state CRLF */
 static enum step head_tagged(mj_imap_parser *p, const unsigned char *s, size_t m)
 {
@@ -875,6 +890,7 @@ static enum step line_done(mj_imap_parser *p, const unsigned char *s, size_t n)
     } else if (p->mode == M_HEAD) {
         r = s[0] == '+' ? head_continuation(p, s, m)
             : s[0] == '*' ? head_untagged(p, s, m)
+            : s[0] == '[' ? head_bare_code(p, s, m)
                           : head_tagged(p, s, m);
     } else {
         r = data_line(p, s, m, 0);
@@ -988,6 +1004,7 @@ void mj_imap_limits_tolerant(mj_imap_limits *limits)
     limits->trailing_space = true;
     limits->eight_bit = true;
     limits->bare_lf = true;
+    limits->bare_response_code = true;
 }
 
 static void begin_response(mj_imap_parser *p)

@@ -108,6 +108,10 @@ typedef struct mj_imap_limits {
     bool eight_bit;
     /* LF without CR ends a line: hand-written test servers and some proxies. */
     bool bare_lf;
+    /* "[COPYUID 55 31 6]" CRLF: a response code with no "* OK" before it,
+       read as the untagged OK it stands for.  Office 365 answering UID MOVE
+       (MailKit issue 115, corpus exchange/issue115.txt). */
+    bool bare_response_code;
 } mj_imap_limits;
 
 /* Fill limits with the defaults above, every tolerance off. */
