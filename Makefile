@@ -88,7 +88,7 @@ DEPS_STAMP := $(CONFIG_MK)
 # second `make test` rebuilds nothing.
 .SECONDARY:
 
-.PHONY: all deps certs test unit pytest conformance ci bench install clean valgrind \
+.PHONY: all deps certs test unit pytest conformance ci bench install clean valgrind corpus-check \
         format tests-build fuzz fuzz-build print-%
 
 all: $(DEPS_STAMP) $(LIBA) $(LIBSO) $(MJ) $(MJFAKE) certs
@@ -157,11 +157,23 @@ certs: $(DEPS_STAMP)
 TEST_ENV := MJ_CERTS=$(abspath $(CERTS)) MJ_BIN=$(abspath $(BUILD)/bin) \
             MJ_SRCDIR=$(abspath .)
 
-tests-build: $(TESTS) $(BENCHES)
+# The shared corpus of real server responses through the parsers (client/tests/corpus_check.c);
+# ci/corpus-check.sh skips it, saying so, where the corpus is not there.
+CORPUS_CHECK := $(BUILD)/tests/corpus_check
 
-test: all $(TESTS)
+$(CORPUS_CHECK): $(BUILD)/obj/client/tests/corpus_check.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests-build: $(TESTS) $(BENCHES) $(CORPUS_CHECK)
+
+test: all $(TESTS) $(CORPUS_CHECK)
 	$(Q)$(MAKE) --no-print-directory -j1 unit
 	$(Q)$(MAKE) --no-print-directory -j1 pytest
+	$(Q)sh ci/corpus-check.sh $(CORPUS_CHECK)
+
+corpus-check: all $(CORPUS_CHECK)
+	$(Q)sh ci/corpus-check.sh $(CORPUS_CHECK)
 
 unit: $(TESTS)
 	$(Q)sh ci/run-unit.sh "$(TEST_ENV)" $(TESTS)
