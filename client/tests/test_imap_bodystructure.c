@@ -630,9 +630,11 @@ static void test_tolerances(void **state)
     assert_int_equal(decode(&x, tolerance_cases[12].resp, IMAP_TOL_ALL), MJ_OK);
     assert_int_equal(x.body->size, 5000000000ull);
     release(&x);
-    for (unsigned bit = 1; bit <= IMAP_TOL_EXTRA_PARENS; bit <<= 1)
+    for (unsigned bit = 1; bit <= IMAP_TOL_EMPTY_DELIMITER; bit <<= 1)
         assert_string_not_equal(imap_tolerance_name(bit), "unknown");
     assert_string_equal(imap_tolerance_name(IMAP_TOL_EXTRA_PARENS), "extra-parens");
+    assert_string_equal(imap_tolerance_name(IMAP_TOL_EMPTY_DELIMITER), "empty-delimiter");
+    assert_string_equal(imap_tolerance_name(IMAP_TOL_EMPTY_DELIMITER << 1), "unknown");
 }
 
 /* ---- malformed shapes --------------------------------------------------------------------- */
@@ -796,6 +798,12 @@ static void test_session_strict(void **state)
          "malformed FETCH (an item in parentheses: strict, tolerance extra-parens is off) response"},
         {"* 2 FETCH (UID 1 BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL NIL 0 0))\r\n",
          "malformed BODYSTRUCTURE of message 2, part 1: body-fld-enc: expected a string, got NIL (strict: tolerance nil-field is off)"},
+        /* zoho/fetch-negative-modseq-values.txt: the message has no mod-sequence */
+        {"* 2 FETCH (MODSEQ (-1) UID 1 BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 0 0))\r\n",
+         "malformed FETCH MODSEQ (a negative number: strict, tolerance negative-modseq is off) response"},
+        /* yandex/getbodypart-missing-content.txt (there "BODY[2] )": the parser's space-before-close) */
+        {"* 2 FETCH (UID 1 BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 0 0) BODY[2])\r\n",
+         "malformed FETCH (a body section without a value: strict, tolerance item-without-value is off) response"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char server[1024];

@@ -69,6 +69,7 @@ typedef struct entries {
     mj_imap_status_values status[ENTRIES_MAX];
     size_t n_child[ENTRIES_MAX];
     char child0[ENTRIES_MAX][32];
+    char delim[ENTRIES_MAX];
     size_t stop_after; /* 0: never */
 } entries;
 
@@ -83,6 +84,7 @@ static mj_outcome collect(void *ctx, const mj_imap_list_entry *e)
     x->status[x->n] = e->status;
     x->n_child[x->n] = e->n_childinfo;
     snprintf(x->child0[x->n], sizeof x->child0[0], "%s", e->n_childinfo ? e->childinfo[0] : "");
+    x->delim[x->n] = e->delimiter;
     x->n++;
     return x->stop_after != 0 && x->n == x->stop_after ? MJ_USAGE : MJ_OK;
 }
@@ -193,6 +195,37 @@ static void test_list_mailbox_named_nil(void **state)
     assert_int_equal(mj_imap_mailbox_status(f.s, "NIL", &info), MJ_OK);
     assert_int_equal(info.exists, 2);
     assert_non_null(strstr(wire(&f), "A0003 STATUS \"NIL\" (")); /* quoted: an atom NIL reads as nil */
+    teardown(&f);
+}
+
+/* common/list-nil-folder-delim.txt: a NIL delimiter and an empty "" one (tolerance
+   empty-delimiter): both no delimiter; strict, "" is a protocol error naming the tolerance. */
+static void test_list_empty_delimiter(void **state)
+{
+    (void)state;
+    static const char server[] = LOGGED_IN("IMAP4rev1")
+        "* LIST () \"/\" INBOX\r\n"
+        "* LIST (\\HasNoChildren) NIL \"Folder1\"\r\n"
+        "* LIST (\\HasNoChildren) \"\" \"Folder2\"\r\n"
+        "A0002 OK LIST Completed\r\n";
+    fixture f;
+    setup(&f, server);
+    entries x;
+    memset(&x, 0, sizeof x);
+    assert_int_equal(mj_imap_list(f.s, "", "*", false, collect, &x), MJ_OK);
+    assert_int_equal(x.n, 3);
+    assert_int_equal(x.delim[0], '/');
+    assert_int_equal(x.delim[1], '\0');
+    assert_string_equal(x.name[2], "Folder2");
+    assert_int_equal(x.delim[2], '\0');
+    teardown(&f);
+    static const mj_imap_options strict = {.policy = {.allow_insecure_auth = 1}, .strict = true};
+    setup_opts(&f, server, &strict);
+    memset(&x, 0, sizeof x);
+    assert_int_equal(mj_imap_list(f.s, "", "*", false, collect, &x), MJ_PROTOCOL_ERROR);
+    assert_string_equal(mj_imap_error(f.s)->message,
+                        "malformed LIST (the delimiter \"\": strict, tolerance empty-delimiter is "
+                        "off) response");
     teardown(&f);
 }
 
@@ -583,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_list_status_dovecot),
         cmocka_unit_test(test_list_status_gmail),
         cmocka_unit_test(test_list_mailbox_named_nil),
+        cmocka_unit_test(test_list_empty_delimiter),
         cmocka_unit_test(test_list_options_wire),
         cmocka_unit_test(test_list_not_offered),
         cmocka_unit_test(test_list_rev2_base),

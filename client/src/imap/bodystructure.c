@@ -37,6 +37,7 @@ struct imap_arena_block {
 static const char *const tolerance_names[] = {
     "nil-field",         "number-as-string", "missing-lines", "message-as-basic",
     "empty-multipart",   "empty-list",       "large-octets",  "extra-parens",
+    "negative-modseq",   "item-without-value", "empty-delimiter",
 };
 
 const char *imap_tolerance_name(unsigned bit)

@@ -73,7 +73,19 @@ typedef enum imap_tolerance {
        "(UID 14935 (ENVELOPE (...)) BODYSTRUCTURE (...))" (corpus
        domino/fetch-extra-parens); handled by message.c, named here. */
     IMAP_TOL_EXTRA_PARENS = 1u << 7,
-    IMAP_TOL_ALL = (1u << 8) - 1
+    /* "MODSEQ (-1)": Zoho (corpus zoho/fetch-negative-modseq-values.txt);
+       the message is reported without a mod-sequence.  message.c. */
+    IMAP_TOL_NEGATIVE_MODSEQ = 1u << 8,
+    /* A body section with no value before ')': Yandex's "BODY[2] )" for an
+       empty part (corpus yandex/getbodypart-missing-content.txt), read as
+       NIL (no content).  message.c; the parser's space-before-close lets
+       the line through. */
+    IMAP_TOL_ITEM_WITHOUT_VALUE = 1u << 9,
+    /* A LIST delimiter "" (RFC 9051 wants one character or NIL): a flat
+       namespace reported with no delimiter (corpus
+       common/list-nil-folder-delim.txt).  mailbox.c. */
+    IMAP_TOL_EMPTY_DELIMITER = 1u << 10,
+    IMAP_TOL_ALL = (1u << 11) - 1
 } imap_tolerance;
 
 /* The name of one tolerance bit ("nil-field"); static storage. */

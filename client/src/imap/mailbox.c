@@ -372,8 +372,14 @@ static mj_outcome list_entry(mj_imap *s, list_ctx *lc, const mj_imap_response *r
     const mj_imap_node *attrs = r->data;
     const mj_imap_node *delim = attrs != NULL ? attrs->next : NULL;
     const mj_imap_node *name = delim != NULL ? delim->next : NULL;
+    bool empty_delim = delim != NULL && delim->kind == MJ_IMAP_QUOTED && delim->len == 0;
+    if (empty_delim && (s->decoder.tolerances & IMAP_TOL_EMPTY_DELIMITER) == 0)
+        return malformed(s, "LIST (the delimiter \"\": strict, tolerance empty-delimiter is off)");
+    if (empty_delim)
+        s->decoder.used |= IMAP_TOL_EMPTY_DELIMITER;
     if (attrs == NULL || attrs->kind != MJ_IMAP_LIST || delim == NULL || !is_mailbox(name) ||
-        !(delim->kind == MJ_IMAP_NIL || (delim->kind == MJ_IMAP_QUOTED && delim->len == 1)))
+        !(delim->kind == MJ_IMAP_NIL || empty_delim ||
+          (delim->kind == MJ_IMAP_QUOTED && delim->len == 1)))
         return malformed(s, lc->verb);
     list_pending *p = &lc->p;
     memset(p, 0, offsetof(list_pending, name));
@@ -387,7 +393,7 @@ static mj_outcome list_entry(mj_imap *s, list_ctx *lc, const mj_imap_response *r
             p->attrs[p->n_attrs++] = k;
     }
     mailbox_name(s, name, p->name, sizeof p->name);
-    p->delimiter = delim->kind == MJ_IMAP_NIL ? '\0' : delim->str[0];
+    p->delimiter = delim->kind == MJ_IMAP_NIL || empty_delim ? '\0' : delim->str[0];
     if (name->next != NULL) {
         mj_outcome o = list_extended(s, lc, name->next);
         if (o != MJ_OK)

@@ -54,6 +54,17 @@ typedef struct fetch_ctx {
 } fetch_ctx;
 
 /* A body item's value: streamed (already delivered), inline literal, quoted, or NIL. */
+/* "-" and digits: Zoho's "MODSEQ (-1)" (IMAP_TOL_NEGATIVE_MODSEQ). */
+static bool negative_number(const mj_imap_node *n)
+{
+    if (n->len < 2 || n->str[0] != '-')
+        return false;
+    for (size_t i = 1; i < n->len; i++)
+        if (n->str[i] < '0' || n->str[i] > '9')
+            return false;
+    return true;
+}
+
 static mj_outcome fetch_body(mj_imap *s, const mj_imap_fetch_cb *cb, uint32_t seq,
                              const mj_imap_node *name, const mj_imap_node *v, mj_imap_message *m)
 {
@@ -113,10 +124,18 @@ static mj_outcome fetch_item(mj_imap *s, const mj_imap_fetch_cb *cb, uint32_t se
     } else if (mj_imap_node_is(name, "INTERNALDATE")) {
         m->internaldate = v->kind == MJ_IMAP_QUOTED ? v->str : NULL;
     } else if (mj_imap_node_is(name, "MODSEQ")) {
-        if (v->kind != MJ_IMAP_LIST || v->first == NULL || v->first->kind != MJ_IMAP_NUMBER)
+        const mj_imap_node *n = v->kind == MJ_IMAP_LIST && v->count == 1 ? v->first : NULL;
+        if (n != NULL && n->kind == MJ_IMAP_ATOM && negative_number(n)) {
+            if ((s->decoder.tolerances & IMAP_TOL_NEGATIVE_MODSEQ) == 0)
+                return malformed(s, "FETCH MODSEQ (a negative number: strict, tolerance "
+                                    "negative-modseq is off)");
+            s->decoder.used |= IMAP_TOL_NEGATIVE_MODSEQ;
+            return MJ_OK; /* no mod-sequence known for this message */
+        }
+        if (n == NULL || n->kind != MJ_IMAP_NUMBER)
             return malformed(s, "FETCH MODSEQ");
         m->has_modseq = true;
-        m->modseq = v->first->num;
+        m->modseq = n->num;
     } else if (mj_imap_node_is(name, "ENVELOPE") || mj_imap_node_is(name, "BODYSTRUCTURE") ||
                mj_imap_node_is(name, "BODY")) {
         return fetch_structure(s, seq, name, v, m);
@@ -155,8 +174,16 @@ static mj_outcome fetch_items(mj_imap *s, const mj_imap_fetch_cb *cb, uint32_t s
         if (a->kind == MJ_IMAP_LIST)
             return malformed(s, nested ? "FETCH (an item nested twice)"
                                        : "FETCH (an item in parentheses: strict, tolerance extra-parens is off)");
+        if (a->next == NULL && a->kind == MJ_IMAP_ATOM && is_body_item(a) &&
+            (s->decoder.tolerances & IMAP_TOL_ITEM_WITHOUT_VALUE) != 0) {
+            static const mj_imap_node nil = {.kind = MJ_IMAP_NIL, .str = "NIL", .len = 3};
+            s->decoder.used |= IMAP_TOL_ITEM_WITHOUT_VALUE;
+            return fetch_item(s, cb, seq, a, &nil, m, flags); /* the last item */
+        }
         if (a->next == NULL)
-            return malformed(s, "FETCH (an item without a value)");
+            return malformed(s, is_body_item(a) ? "FETCH (a body section without a value: strict, "
+                                                  "tolerance item-without-value is off)"
+                                                : "FETCH (an item without a value)");
         mj_outcome o = fetch_item(s, cb, seq, a, a->next, m, flags);
         if (o != MJ_OK)
             return o;
