@@ -161,9 +161,9 @@ TEST_ENV := MJ_CERTS=$(abspath $(CERTS)) MJ_BIN=$(abspath $(BUILD)/bin) \
 # ci/corpus-check.sh skips it, saying so, where the corpus is not there.
 CORPUS_CHECK := $(BUILD)/tests/corpus_check
 
-$(CORPUS_CHECK): $(BUILD)/obj/client/tests/corpus_check.o $(LIBA)
+$(CORPUS_CHECK): $(BUILD)/obj/client/tests/corpus_check.o $(TSUP_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
 
 tests-build: $(TESTS) $(BENCHES) $(CORPUS_CHECK)
 

@@ -1,10 +1,14 @@
 /*
  * corpus_check.c: every real server response of the shared corpus through
  * mailjig's parsers, as they run against real servers (IMAP: the tolerant
- * parser and the ENVELOPE / BODYSTRUCTURE decoder with every tolerance on;
- * SMTP: the reply parser; POP3: the status line and the LIST / UIDL / CAPA /
- * STAT listings).  A response that fails is a real server mailjig cannot
- * read: the run prints FILE: what failed, and exits 1.
+ * parser and the ENVELOPE / BODYSTRUCTURE decoder with every tolerance on,
+ * then, for a file that answers one command its name says (list, status,
+ * select, examine, namespace, search, sort, fetch, noop, expunge, store,
+ * copy, move), the session running that command against it over the memory
+ * transport: a tagged OK must give MJ_OK, anything else an error; SMTP: the
+ * reply parser; POP3: the status line and the LIST / UIDL / CAPA / STAT
+ * listings).  A response that fails is a real server mailjig cannot read:
+ * the run prints FILE: what failed, and exits 1.
  *
  *   corpus_check CORPUS_DIR        (the directory holding imap/, pop3/, smtp/)
  *
@@ -26,6 +30,8 @@
 
 #include "imap/bodystructure.h"
 #include "imap/parser.h"
+#include "mailjig/imap.h"
+#include "support/imap_fixture.h"
 #include "pop3/pop3_parse.h"
 #include "smtp/reply.h"
 
@@ -130,6 +136,122 @@ static bool check_imap(long len, char *why, size_t why_size)
     return ok;
 }
 
+/* ---- IMAP: one command of the session against the file ---- */
+
+typedef enum session_cmd {
+    CMD_NONE = 0, CMD_LIST, CMD_STATUS, CMD_SELECT, CMD_EXAMINE, CMD_NAMESPACE, CMD_SEARCH,
+    CMD_SORT, CMD_FETCH, CMD_NOOP, CMD_EXPUNGE, CMD_STORE, CMD_COPY, CMD_MOVE
+} session_cmd;
+
+/* The command a file answers, by its name's start; in the selected state or not. */
+static session_cmd command_of(const char *name, bool *selected)
+{
+    static const struct {
+        const char *prefix;
+        session_cmd cmd;
+        bool selected;
+    } table[] = {
+        {"list", CMD_LIST, false},          {"xlist", CMD_LIST, false},
+        {"status", CMD_STATUS, false},      {"select", CMD_SELECT, false},
+        {"examine", CMD_EXAMINE, false},    {"namespace", CMD_NAMESPACE, false},
+        {"search", CMD_SEARCH, true},       {"optimized-search", CMD_SEARCH, true},
+        {"sort", CMD_SORT, true},           {"fetch", CMD_FETCH, true},
+        {"getbody", CMD_FETCH, true},       {"getstream", CMD_FETCH, true},
+        {"getmessage", CMD_FETCH, true},    {"noop", CMD_NOOP, true},
+        {"expunge", CMD_EXPUNGE, true},     {"store", CMD_STORE, true},
+        {"set-flags", CMD_STORE, true},     {"add-flags", CMD_STORE, true},
+        {"copy", CMD_COPY, true},           {"move", CMD_MOVE, true},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strncmp(name, table[i].prefix, strlen(table[i].prefix)) == 0) {
+            *selected = table[i].selected;
+            return table[i].cmd;
+        }
+    return CMD_NONE;
+}
+
+/* Everything a server may offer, so no command is refused for a missing capability. */
+#define SESSION_CAPS                                                                                  \
+    "IMAP4rev1 LITERAL+ ID ENABLE IDLE SORT ESORT THREAD=REFERENCES MULTIAPPEND UNSELECT CHILDREN " \
+    "NAMESPACE UIDPLUS LIST-EXTENDED CONDSTORE QRESYNC ESEARCH LIST-STATUS BINARY MOVE SPECIAL-USE "    \
+    "QUOTA"
+
+static mj_outcome no_entry(void *ctx, const mj_imap_list_entry *e)
+{
+    (void)ctx, (void)e;
+    return MJ_OK;
+}
+
+static mj_outcome no_number(void *ctx, uint32_t n)
+{
+    (void)ctx, (void)n;
+    return MJ_OK;
+}
+
+static char script[3 * CORPUS_FILE_MAX];
+
+/* The file's bytes (CRLF) after a PREAUTH greeting (and a SELECT reply), "A########" made the
+   command's tag; the session runs cmd; true when it ends as the tagged reply says. */
+static bool check_session(session_cmd cmd, bool selected, long len, char *why, size_t why_size)
+{
+    size_t m = (size_t)snprintf(script, sizeof script, "* PREAUTH [CAPABILITY " SESSION_CAPS "] x\r\n%s",
+                                selected ? "* 100 EXISTS\r\nA0001 OK [READ-WRITE] selected\r\n" : "");
+    const char *tag = selected ? "A0002" : "A0001";
+    const char *tagged = NULL;
+    for (size_t i = 0; i < (size_t)len; i++) {
+        if (i + 9 <= (size_t)len && memcmp(crlf + i, "A########", 9) == 0) {
+            tagged = script + m;
+            memcpy(script + m, tag, 5);
+            m += 5;
+            i += 8;
+        } else {
+            script[m++] = (char)crlf[i];
+        }
+    }
+    bool want_ok = tagged != NULL && strncmp(tagged + 6, "OK", 2) == 0;
+    imap_fixture f;
+    imap_fixture_args args = {.server = script, .server_len = m};
+    imap_fixture_open(&f, &args);
+    mj_outcome o = f.start;
+    const char *message = f.err.message;
+    if (o == MJ_OK) {
+        mj_imap_mailbox_info info;
+        mj_imap_namespaces ns;
+        mj_imap_uidplus cu;
+        if (selected)
+            o = mj_imap_select(f.s, "INBOX", false, NULL);
+        if (o == MJ_OK) {
+            switch (cmd) {
+            case CMD_LIST: o = mj_imap_list(f.s, "", "*", false, no_entry, NULL); break;
+            case CMD_STATUS: o = mj_imap_mailbox_status(f.s, "INBOX", &info); break;
+            case CMD_SELECT: o = mj_imap_select(f.s, "INBOX", false, &info); break;
+            case CMD_EXAMINE: o = mj_imap_select(f.s, "INBOX", true, &info); break;
+            case CMD_NAMESPACE: o = mj_imap_namespace(f.s, &ns); break;
+            case CMD_SEARCH: o = mj_imap_search(f.s, false, "ALL", no_number, NULL); break;
+            case CMD_SORT: o = mj_imap_sort(f.s, false, "DATE", NULL, NULL, no_number, NULL); break;
+            case CMD_FETCH: o = mj_imap_fetch(f.s, false, "1:*", "(FLAGS)", NULL); break;
+            case CMD_NOOP: o = mj_imap_noop(f.s); break;
+            case CMD_EXPUNGE: o = mj_imap_selected_command(f.s, MJ_IMAP_EXPUNGE); break;
+            case CMD_STORE:
+                o = mj_imap_store(f.s, false, "1:*", MJ_IMAP_STORE_ADD, "\\Seen", false, NULL);
+                break;
+            case CMD_COPY: o = mj_imap_copy(f.s, false, false, "1", "X", &cu); break;
+            case CMD_MOVE: o = mj_imap_copy(f.s, false, true, "1", "X", &cu); break;
+            case CMD_NONE: break;
+            }
+        }
+        message = mj_imap_error(f.s)->message;
+    }
+    bool ok = (o == MJ_OK) == want_ok;
+    if (!ok)
+        snprintf(why, why_size, "the session: %s%s", mj_outcome_name(o),
+                 o == MJ_OK ? " where the tagged reply is not OK" : "");
+    if (!ok && o != MJ_OK)
+        snprintf(why + strlen(why), why_size - strlen(why), ": %s", message);
+    imap_fixture_close(&f);
+    return ok;
+}
+
 static bool check_smtp(long len, char *why, size_t why_size)
 {
     static mj_smtp_parser p;
@@ -215,6 +337,13 @@ static void check_file(const char *root, const char *rel, tally *t)
         ok = false;
     } else if (strncmp(rel, "imap/", 5) == 0) {
         ok = check_imap(len, why, sizeof why);
+        bool selected = false;
+        session_cmd cmd = command_of(name, &selected);
+        unsigned tags = 0;
+        for (long i = 0; i + 9 <= len; i++)
+            tags += memcmp(crlf + i, "A########", 9) == 0;
+        if (ok && cmd != CMD_NONE && tags == 1)
+            ok = check_session(cmd, selected, len, why, sizeof why);
     } else if (strncmp(rel, "smtp/", 5) == 0) {
         ok = check_smtp(len, why, sizeof why);
     } else {
