@@ -53,7 +53,6 @@ typedef struct fetch_ctx {
     const mj_imap_fetch_cb *cb;
 } fetch_ctx;
 
-/* A body item's value: streamed (already delivered), inline literal, quoted, or NIL. */
 /* "-" and digits: Zoho's "MODSEQ (-1)" (IMAP_TOL_NEGATIVE_MODSEQ). */
 static bool negative_number(const mj_imap_node *n)
 {
@@ -65,6 +64,7 @@ static bool negative_number(const mj_imap_node *n)
     return true;
 }
 
+/* A body item's value: streamed (already delivered), inline literal, quoted, or NIL. */
 static mj_outcome fetch_body(mj_imap *s, const mj_imap_fetch_cb *cb, uint32_t seq,
                              const mj_imap_node *name, const mj_imap_node *v, mj_imap_message *m)
 {
