@@ -229,6 +229,30 @@ static void test_list_empty_delimiter(void **state)
     teardown(&f);
 }
 
+/* The same delimiter rule in NAMESPACE: "" is no delimiter, unless strict. */
+static void test_namespace_empty_delimiter(void **state)
+{
+    (void)state;
+    static const char server[] = LOGGED_IN("IMAP4rev1 NAMESPACE")
+        "* NAMESPACE ((\"\" \"\")) NIL ((\"#shared/\" \"/\"))\r\nA0002 OK done\r\n";
+    fixture f;
+    setup(&f, server);
+    mj_imap_namespaces ns;
+    assert_int_equal(mj_imap_namespace(f.s, &ns), MJ_OK);
+    assert_true(ns.personal.present);
+    assert_string_equal(ns.personal.prefix, "");
+    assert_int_equal(ns.personal.delimiter, '\0');
+    assert_false(ns.other.present);
+    assert_string_equal(ns.shared.prefix, "#shared/");
+    assert_int_equal(ns.shared.delimiter, '/');
+    teardown(&f);
+    static const mj_imap_options strict = {.policy = {.allow_insecure_auth = 1}, .strict = true};
+    setup_opts(&f, server, &strict);
+    assert_int_equal(mj_imap_namespace(f.s, &ns), MJ_PROTOCOL_ERROR);
+    assert_string_equal(mj_imap_error(f.s)->message, "malformed NAMESPACE response");
+    teardown(&f);
+}
+
 /* Every option in table order; CHILDINFO extended data with the entry. */
 static void test_list_options_wire(void **state)
 {
@@ -617,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_list_status_gmail),
         cmocka_unit_test(test_list_mailbox_named_nil),
         cmocka_unit_test(test_list_empty_delimiter),
+        cmocka_unit_test(test_namespace_empty_delimiter),
         cmocka_unit_test(test_list_options_wire),
         cmocka_unit_test(test_list_not_offered),
         cmocka_unit_test(test_list_rev2_base),

@@ -81,7 +81,7 @@ typedef enum imap_tolerance {
        NIL (no content).  message.c; the parser's space-before-close lets
        the line through. */
     IMAP_TOL_ITEM_WITHOUT_VALUE = 1u << 9,
-    /* A LIST delimiter "" (RFC 9051 wants one character or NIL): a flat
+    /* A LIST or NAMESPACE delimiter "" (RFC 9051 wants one character or NIL): a flat
        namespace reported with no delimiter (corpus
        common/list-nil-folder-delim.txt).  mailbox.c. */
     IMAP_TOL_EMPTY_DELIMITER = 1u << 10,

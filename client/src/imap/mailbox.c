@@ -126,6 +126,32 @@ mj_outcome mj_imap_enable(mj_imap *s, const char *const *names, size_t n, uint32
     return o;
 }
 
+typedef enum delim_kind { DELIM_BAD = 0, DELIM_OK, DELIM_EMPTY_STRICT } delim_kind;
+
+/*
+ * A hierarchy delimiter (LIST, NAMESPACE): DQUOTE QUOTED-CHAR DQUOTE, or NIL
+ * for none; "" (flat namespaces, corpus common/list-nil-folder-delim.txt) is
+ * none too unless strict (IMAP_TOL_EMPTY_DELIMITER).  *out: the character or '\0'.
+ */
+static delim_kind delimiter_of(mj_imap *s, const mj_imap_node *d, char *out)
+{
+    *out = '\0';
+    if (d == NULL)
+        return DELIM_BAD;
+    if (d->kind == MJ_IMAP_NIL)
+        return DELIM_OK;
+    if (d->kind != MJ_IMAP_QUOTED || d->len > 1)
+        return DELIM_BAD;
+    if (d->len == 0) {
+        if ((s->decoder.tolerances & IMAP_TOL_EMPTY_DELIMITER) == 0)
+            return DELIM_EMPTY_STRICT;
+        s->decoder.used |= IMAP_TOL_EMPTY_DELIMITER;
+        return DELIM_OK;
+    }
+    *out = d->str[0];
+    return DELIM_OK;
+}
+
 /* One namespace kind: NIL or ((prefix delim [ext]) ...); the first is kept. */
 static bool namespace_entry(mj_imap *s, const mj_imap_node *n, mj_imap_namespace_entry *e)
 {
@@ -137,13 +163,10 @@ static bool namespace_entry(mj_imap *s, const mj_imap_node *n, mj_imap_namespace
     if (n->kind != MJ_IMAP_LIST || n->first == NULL || n->first->kind != MJ_IMAP_LIST)
         return false;
     const mj_imap_node *desc = n->first->first;
-    const mj_imap_node *delim = desc != NULL ? desc->next : NULL;
-    if (!is_string(desc) || delim == NULL ||
-        !(delim->kind == MJ_IMAP_NIL || (delim->kind == MJ_IMAP_QUOTED && delim->len == 1)))
+    if (!is_string(desc) || delimiter_of(s, desc->next, &e->delimiter) != DELIM_OK)
         return false;
     e->present = true;
     mailbox_name(s, desc, e->prefix, sizeof e->prefix);
-    e->delimiter = delim->kind == MJ_IMAP_NIL ? '\0' : delim->str[0];
     return true;
 }
 
@@ -372,14 +395,11 @@ static mj_outcome list_entry(mj_imap *s, list_ctx *lc, const mj_imap_response *r
     const mj_imap_node *attrs = r->data;
     const mj_imap_node *delim = attrs != NULL ? attrs->next : NULL;
     const mj_imap_node *name = delim != NULL ? delim->next : NULL;
-    bool empty_delim = delim != NULL && delim->kind == MJ_IMAP_QUOTED && delim->len == 0;
-    if (empty_delim && (s->decoder.tolerances & IMAP_TOL_EMPTY_DELIMITER) == 0)
+    char delimiter = '\0';
+    delim_kind dk = delimiter_of(s, delim, &delimiter);
+    if (dk == DELIM_EMPTY_STRICT)
         return malformed(s, "LIST (the delimiter \"\": strict, tolerance empty-delimiter is off)");
-    if (empty_delim)
-        s->decoder.used |= IMAP_TOL_EMPTY_DELIMITER;
-    if (attrs == NULL || attrs->kind != MJ_IMAP_LIST || delim == NULL || !is_mailbox(name) ||
-        !(delim->kind == MJ_IMAP_NIL || empty_delim ||
-          (delim->kind == MJ_IMAP_QUOTED && delim->len == 1)))
+    if (attrs == NULL || attrs->kind != MJ_IMAP_LIST || dk != DELIM_OK || !is_mailbox(name))
         return malformed(s, lc->verb);
     list_pending *p = &lc->p;
     memset(p, 0, offsetof(list_pending, name));
@@ -393,7 +413,7 @@ static mj_outcome list_entry(mj_imap *s, list_ctx *lc, const mj_imap_response *r
             p->attrs[p->n_attrs++] = k;
     }
     mailbox_name(s, name, p->name, sizeof p->name);
-    p->delimiter = delim->kind == MJ_IMAP_NIL || empty_delim ? '\0' : delim->str[0];
+    p->delimiter = delimiter;
     if (name->next != NULL) {
         mj_outcome o = list_extended(s, lc, name->next);
         if (o != MJ_OK)
