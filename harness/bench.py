@@ -64,6 +64,14 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
 
 
+def pytest_cmd(scenarios, adapter, rep, workers, extra=()):
+    """`pytest harness` on one scenario directory with one adapter (gated), report in rep."""
+    cmd = [sys.executable, "-m", "pytest", os.path.join(SRC, "harness"), "-q",
+           "-p", "no:cacheprovider", "--scenarios", scenarios, "--adapters", adapter,
+           "--gate", adapter, "--report-dir", rep, *extra]
+    return cmd + (["-n", str(workers)] if workers > 1 else [])
+
+
 def run(adapter, kind, workers, tmp, extra=()):
     d = os.path.join(tmp, f"{kind}")
     if not os.path.isdir(d):
@@ -73,13 +81,9 @@ def run(adapter, kind, workers, tmp, extra=()):
             with open(os.path.join(d, f"b{i:03d}.yaml"), "w") as f:
                 f.write(SCRIPT.format(name=f"bench-{kind}-{i:03d}", tls=tls, sec=sec))
     rep = os.path.join(tmp, f"rep-{adapter}-{kind}-{workers}-{len(extra)}")
-    cmd = [sys.executable, "-m", "pytest", os.path.join(SRC, "harness"), "-q",
-           "-p", "no:cacheprovider", "--scenarios", d, "--adapters", adapter,
-           "--gate", adapter, "--report-dir", rep, *extra]
-    if workers > 1:
-        cmd += ["-n", str(workers)]
     t0 = time.monotonic()
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd=SRC)
+    p = subprocess.run(pytest_cmd(d, adapter, rep, workers, extra), capture_output=True,
+                       text=True, cwd=SRC)
     total = time.monotonic() - t0
     rows = json.load(open(os.path.join(rep, "conformance.json")))["results"]
     ok = sum(r["status"] == "pass" for r in rows)
@@ -94,13 +98,9 @@ def run(adapter, kind, workers, tmp, extra=()):
 
 def suite(adapter, workers, tmp):
     rep = os.path.join(tmp, f"suite-{adapter}-{workers}")
-    cmd = [sys.executable, "-m", "pytest", os.path.join(SRC, "harness"), "-q",
-           "-p", "no:cacheprovider", "--scenarios", os.path.join(SRC, "scenarios"),
-           "--adapters", adapter, "--gate", adapter, "--report-dir", rep]
-    if workers > 1:
-        cmd += ["-n", str(workers)]
     t0 = time.monotonic()
-    subprocess.run(cmd, capture_output=True, text=True, cwd=SRC)
+    subprocess.run(pytest_cmd(os.path.join(SRC, "scenarios"), adapter, rep, workers),
+                   capture_output=True, text=True, cwd=SRC)
     total = time.monotonic() - t0
     try:
         rows = json.load(open(os.path.join(rep, "conformance.json")))["results"]

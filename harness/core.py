@@ -262,6 +262,24 @@ def wait_exit(proc, timeout):
     return proc.wait()
 
 
+def read_line(fd, buf, deadline):
+    """One line from the pipe fd, buf (bytes already read from it) first:
+    (line without LF, the bytes after it), or None at the deadline (time.monotonic()).
+    EOFError when the pipe ends before a full line."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                raise EOFError
+            buf += chunk
+    line, _, rest = buf.partition(b"\n")
+    return line, rest
+
+
 class HarnessError(Exception):
     """The harness itself could not run the scenario (mjfake would not start)."""
 
@@ -286,25 +304,16 @@ class Fake:
         self.stderr = ""
 
     def wait_ready(self, timeout=READY_TIMEOUT_S):
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        buf = b""
-        deadline = time.monotonic() + timeout
         try:
-            while b"\n" not in buf:
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    raise HarnessError(f"mjfake printed no READY line within {timeout:.0f} s")
-                chunk = os.read(self.proc.stdout.fileno(), 256)
-                if not chunk:
-                    rc = self.proc.wait()
-                    err = self.proc.stderr.read().decode(errors="replace").strip()
-                    self.returncode = rc
-                    raise HarnessError(f"mjfake exited {rc} before READY: {err}")
-                buf += chunk
-        finally:
-            sel.close()
-        line = buf.split(b"\n", 1)[0].decode(errors="replace")
+            got = read_line(self.proc.stdout.fileno(), b"", time.monotonic() + timeout)
+        except EOFError:
+            rc = self.proc.wait()
+            err = self.proc.stderr.read().decode(errors="replace").strip()
+            self.returncode = rc
+            raise HarnessError(f"mjfake exited {rc} before READY: {err}") from None
+        if got is None:
+            raise HarnessError(f"mjfake printed no READY line within {timeout:.0f} s")
+        line = got[0].decode(errors="replace")
         m = re.fullmatch(r"READY (\d+)", line)
         if not m:
             raise HarnessError(f"mjfake printed {line!r} instead of READY <port>")

@@ -9,10 +9,11 @@ stderr, the elapsed milliseconds.
 """
 import json
 import os
-import selectors
 import signal
 import subprocess
 import time
+
+from .. import core
 
 # How long the batch process may take to answer that it started a command.
 START_TIMEOUT_S = 5.0
@@ -62,18 +63,13 @@ class MjBatch:
 
     def _answer(self, deadline):
         """The next answer line as a dict; None at the deadline; BatchUnavailable at EOF."""
-        fd = self.proc.stdout.fileno()
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while b"\n" not in self.buf:
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    return None
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    raise BatchUnavailable("mj --batch ended")
-                self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\n")
+        try:
+            got = core.read_line(self.proc.stdout.fileno(), self.buf, deadline)
+        except EOFError:
+            raise BatchUnavailable("mj --batch ended") from None
+        if got is None:
+            return None
+        line, self.buf = got
         try:
             doc = json.loads(line)
         except ValueError:
